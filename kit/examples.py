@@ -257,3 +257,19 @@ def make_multitrack(
     gain = min(1.0, 0.9 / (np.max(np.abs(mix)) + 1e-12))
     stems_out = {k: (out[k] * gain).astype(np.float32) for k in stems}
     return np.sum(list(stems_out.values()), axis=0).astype(np.float32), stems_out
+
+
+def load_musdb_track(root, track=0, *, subset=None, sr=None, start_s=None, duration_s=None):
+    """Load a track of a MUSDB18 copy on this machine: ``(mix, stems, sr)``. Nothing is downloaded.
+
+    ``root`` holds ``train/`` and ``test/`` with one folder per track of
+    ``mixture, drums, bass, other, vocals`` files (the MUSDB18-HQ layout);
+    ``track`` is a folder name or an index. See :func:`kit.musdb.load_musdb_track`.
+
+    Examples
+    --------
+    >>> mix, stems, sr = load_musdb_track("/data/musdb18hq", 0, duration_s=10.0)  # doctest: +SKIP
+    """
+    from .musdb import load_musdb_track as _load
+
+    return _load(root, track, subset=subset, sr=sr, start_s=start_s, duration_s=duration_s)

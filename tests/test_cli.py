@@ -5,9 +5,9 @@ import sys
 
 import numpy as np
 import pytest
+from test_audio import make_bad_inputs
 
 import kit
-from test_audio import make_bad_inputs
 
 
 def run_kit(*args, cwd=None):

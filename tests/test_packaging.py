@@ -2,9 +2,9 @@
 the README's two commands are the ones the scripts and CI run."""
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -40,8 +40,9 @@ def run(args) -> int:
     from ..progress import tqdm_progress
     from ..separators.registry import get_separator
 
-    y, sr = load(args.input)
+    # the model first: a wrong name should fail before a long song is decoded
     separator = get_separator(args.model, **model_options(args))
+    y, sr = load(args.input)
     out_dir = Path(args.out) if args.out else Path("separated") / separator.name / Path(args.input).stem
     with tqdm_progress(f"Separating with {separator.name}") as progress:
         stems = separator.separate(y, sr, progress=progress)

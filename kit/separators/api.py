@@ -1,4 +1,4 @@
-"""The front door: ``kit.separate(audio_or_path, ...)``."""
+"""The front door: ``kit.separate(audio_or_path, ...)``, with the stem cache."""
 
 from __future__ import annotations
 
@@ -8,10 +8,71 @@ import numpy as np
 
 from ..audio import check_audio, load
 from ..errors import OptionError
-from ..progress import Progress
+from ..progress import Progress, report
 from .registry import get_separator
 
-__all__ = ["separate"]
+__all__ = ["separate", "separate_with"]
+
+
+def separate_with(
+    separator,
+    y: np.ndarray,
+    sr: int,
+    *,
+    progress: Progress = None,
+    cache: bool = True,
+    cache_dir=None,
+    options: dict | None = None,
+) -> dict[str, np.ndarray]:
+    """Run a separator that is already built, serving the stems from the cache when it can.
+
+    Parameters
+    ----------
+    separator : kit.separators.base.Separator
+        From :func:`kit.get_separator`.
+    y : np.ndarray, shape (channels, samples)
+        The mixture.
+    sr : int
+        Its sample rate in Hz.
+    progress : callable, optional
+        Called with a fraction 0..1 (jumps to 1 on a cache hit).
+    cache : bool
+        Read and write the stem cache (see :mod:`kit.cache`).
+    cache_dir : str or Path, optional
+        Cache folder (default ``$KIT_CACHE_DIR`` or ``~/.cache/kit/stems``).
+    options : dict, optional
+        The options the separator was made with; they key the cache for
+        separators that do not describe their own settings.
+
+    Returns
+    -------
+    stems : dict of str to np.ndarray, float32, shape like ``y``
+
+    Examples
+    --------
+    >>> import kit
+    >>> from kit.separators.api import separate_with
+    >>> y, sr = kit.examples.load_song(duration_s=1.0)
+    >>> sorted(separate_with(kit.get_separator("center"), y, sr, cache=False))
+    ['accompaniment', 'vocals']
+    """
+    key = None
+    if cache:
+        from .. import cache as stem_cache
+
+        identity = stem_cache.separator_identity(separator, options)
+        if identity is not None:
+            y = check_audio(y, what=f"The input to '{separator.name}'")
+            key = stem_cache.make_key(stem_cache.hash_audio(y, sr), identity)
+            stems = stem_cache.load_stems(key, cache_dir=cache_dir)
+            if stems is not None:
+                report(progress, 1.0)
+                return stems
+    stems = separator.separate(y, sr, progress=progress)
+    if key is not None:
+        stem_cache.store_stems(key, stems, cache_dir=cache_dir,
+                               info={"model": identity["model"], "sr": int(sr)})
+    return stems
 
 
 def separate(
@@ -21,6 +82,8 @@ def separate(
     model: str = "auto",
     device: str = "auto",
     progress: Progress = None,
+    cache: bool = True,
+    cache_dir=None,
     **options,
 ) -> dict[str, np.ndarray]:
     """Separate a song into stems with any model.
@@ -38,6 +101,11 @@ def separate(
         ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda`` or ``mps``.
     progress : callable, optional
         Called with a fraction 0..1.
+    cache : bool
+        Serve a song separated before (same samples, model, settings and
+        weights) from the stem cache, and store new results there.
+    cache_dir : str or Path, optional
+        Cache folder (default ``$KIT_CACHE_DIR`` or ``~/.cache/kit/stems``).
     **options
         Model options such as ``model_dir``, ``segment``, ``shifts``.
 
@@ -65,4 +133,5 @@ def separate(
             raise OptionError("kit.separate got an array but no sample rate; call kit.separate(y, sr, ...).")
         y = check_audio(audio)
     separator = get_separator(model, device=device, **options)
-    return separator.separate(y, sr, progress=progress)
+    return separate_with(separator, y, sr, progress=progress, cache=cache, cache_dir=cache_dir,
+                         options=options)

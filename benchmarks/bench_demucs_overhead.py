@@ -1,0 +1,80 @@
+"""How much wall time the kit adds around Demucs.
+
+Reference: ``demucs.apply.apply_model`` called directly on the same model and
+audio. Kit path: ``DemucsSeparator.separate`` (input checks, normalisation as
+demucs.api does it, conversion to numpy, length trimming). The model is a
+RANDOM-weight model of the htdemucs architecture (real ``HTDemucs`` class, ~42 M
+parameters) loaded from a model folder: same compute as the pretrained one, but
+it is not the pretrained model. Runs are interleaved (direct, kit, direct, ...)
+so that load from other processes hits both sides alike.
+
+Run: .venv/bin/python benchmarks/bench_demucs_overhead.py [--seconds 24] [--repeats 3]
+Target: kit / direct <= 1.03.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=24.0, help="audio length (default 24 s)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per side (default 3)")
+    parser.add_argument("--shifts", type=int, default=1, help="Demucs shifts on both sides (kit default 1)")
+    args = parser.parse_args()
+
+    import numpy as np
+    import torch
+    from demucs.apply import apply_model
+    from model_fixtures import write_random_demucs_model
+
+    import kit
+
+    folder = Path(tempfile.mkdtemp(prefix="bench_demucs_"))
+    write_random_demucs_model(folder, name="htdemucs", size="full")
+    sep = kit.get_separator("htdemucs", model_dir=folder, device="cpu", shifts=args.shifts).load()
+    model = sep.model  # the very same object for both sides
+
+    y, sr = kit.examples.load_song()
+    reps = int(np.ceil(args.seconds * sr / y.shape[1]))
+    y = np.ascontiguousarray(np.tile(y, reps)[:, : int(args.seconds * sr)])
+
+    def direct():
+        random.seed(0)  # same shift offsets as the kit path, so the same work is done
+        with torch.no_grad():
+            out = apply_model(model, torch.from_numpy(y)[None], shifts=args.shifts, split=True,
+                              overlap=0.25, device="cpu")
+        return out
+
+    def via_kit():
+        return sep.separate(y, sr)
+
+    print(f"audio {args.seconds:g} s, htdemucs architecture (random weights), shifts={args.shifts}, "
+          f"torch threads {torch.get_num_threads()}")
+    direct()  # warm-up: first calls allocate and pick kernels
+    times = {"direct": [], "kit": []}
+    for i in range(args.repeats):
+        for label, fn in (("direct", direct), ("kit", via_kit)) if i % 2 == 0 else (("kit", via_kit),
+                                                                                    ("direct", direct)):
+            t0 = time.perf_counter()
+            fn()
+            times[label].append(time.perf_counter() - t0)
+            print(f"  run {i + 1} {label:>6}: {times[label][-1]:.2f} s", flush=True)
+    d_med, k_med = statistics.median(times["direct"]), statistics.median(times["kit"])
+    d_min, k_min = min(times["direct"]), min(times["kit"])
+    print(f"direct apply_model: median {d_med:.2f} s, min {d_min:.2f} s")
+    print(f"kit separate:       median {k_med:.2f} s, min {k_min:.2f} s")
+    print(f"ratio kit/direct: median {k_med / d_med:.3f}, min {k_min / d_min:.3f} (target <= 1.03)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,674 @@
+"""Backing tracks: put stems back together without some of them.
+
+Two recipes:
+
+``sum``
+    Add the stems you keep (``drums + bass + other + piano``). What the model
+    put in no stem at all is lost.
+``minus``
+    Take the original mixture and subtract the stems you drop
+    (``mixture - vocals - guitar``). Whatever the model did not attribute to
+    the dropped stems stays, so the backing keeps the original's full sound
+    (and any vocal residue the model missed).
+
+Levels are kept exactly: stems are float and are summed as they are (FFmpeg's
+``amix`` with ``normalize=0``; its default divides by the number of inputs).
+Nothing is normalised or rescaled unless you ask for it (``target_lufs``,
+``limit``). If the result goes above full scale you get a :class:`KitWarning`
+with the peak and the ways out, never a silent clip or a silent gain change.
+
+:func:`make_backing_track` works on arrays; :func:`write_backing_track` writes a
+file with an FFmpeg filter graph (per-stem ``volume``, then ``amix``).
+
+See also
+--------
+notebooks/NN_karaoke_maker.ipynb
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .audio import atomic_output, check_audio, check_output_path, load
+from .errors import FFmpegError, KitWarning, OptionError
+from .ffmpeg import ffmpeg_input, run_ffmpeg
+from .progress import Progress, report, scaled
+
+__all__ = [
+    "make_backing_track",
+    "write_backing_track",
+    "select_stems",
+    "check_gains",
+    "apply_limiter",
+    "match_loudness",
+    "warn_if_clipping",
+    "build_mix_graph",
+    "METHODS",
+    "GAIN_RANGE_DB",
+    "CEILING_RANGE_DB",
+    "LUFS_RANGE",
+]
+
+METHODS = ("sum", "minus")
+GAIN_RANGE_DB = (-60.0, 24.0)
+CEILING_RANGE_DB = (-24.0, 0.0)  # alimiter accepts limits from 1/16 (-24 dB) to 1
+LUFS_RANGE = (-40.0, -5.0)
+_OVERSAMPLE = 4  # limiting at 4x the rate catches the peaks between samples (true peak)
+_PEAK_LINE = re.compile(r"Peak level dB:\s*(-?inf|[-+]?\d+(?:\.\d+)?)")
+
+
+# --- choosing stems -----------------------------------------------------------
+
+
+def _as_list(value) -> list[str]:
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    out = []
+    for item in items:
+        name = str(item).strip().lower()
+        if name and name not in out:
+            out.append(name)
+    return out
+
+
+def select_stems(available, *, drop=None, keep=None, model: str | None = None) -> tuple[list[str], list[str]]:
+    """Split a model's stems into kept and dropped ones, checking every name.
+
+    Parameters
+    ----------
+    available : sequence of str
+        The stems the model produces, e.g. ``("drums", "bass", "other", "vocals")``.
+    drop, keep : str or sequence of str
+        Exactly one of them: stems to leave out, or stems to keep. A string may
+        list several names separated by commas (``"vocals,guitar"``).
+
+    Returns
+    -------
+    kept, dropped : list of str
+        In the model's order.
+
+    Raises
+    ------
+    OptionError
+        Both or neither given, an unknown stem name (the message lists the valid
+        ones), or nothing left to play.
+
+    Examples
+    --------
+    >>> from kit.mix import select_stems
+    >>> select_stems(["drums", "bass", "other", "vocals"], drop="vocals")
+    (['drums', 'bass', 'other'], ['vocals'])
+    """
+    available = [str(s) for s in available]
+    owner = f"model '{model}'" if model else "this model"
+    drop_l, keep_l = _as_list(drop), _as_list(keep)
+    if drop_l and keep_l:
+        raise OptionError("Give either --drop or --keep, not both (e.g. --drop vocals).")
+    if not drop_l and not keep_l:
+        raise OptionError(f"Say which stems to leave out with --drop (or to keep with --keep); "
+                          f"{owner} has: {', '.join(available)}.")
+    chosen = drop_l or keep_l
+    unknown = [s for s in chosen if s not in available]
+    if unknown:
+        flag = "--drop" if drop_l else "--keep"
+        raise OptionError(
+            f"Unknown stem {', '.join(repr(s) for s in unknown)} in {flag}; {owner} has these stems: "
+            f"{', '.join(available)}."
+        )
+    if drop_l:
+        dropped = [s for s in available if s in drop_l]
+        kept = [s for s in available if s not in drop_l]
+    else:
+        kept = [s for s in available if s in keep_l]
+        dropped = [s for s in available if s not in keep_l]
+    if not kept:
+        raise OptionError(f"--drop {','.join(drop_l)} leaves no stem to play; keep at least one of: "
+                          f"{', '.join(available)}.")
+    return kept, dropped
+
+
+def check_gains(gains_db, *, available, kept, model: str | None = None) -> dict[str, float]:
+    """Check per-stem gains in dB: known, kept stems and finite values in range.
+
+    Examples
+    --------
+    >>> from kit.mix import check_gains
+    >>> check_gains({"drums": -6}, available=["drums", "bass"], kept=["drums", "bass"])
+    {'drums': -6.0}
+    """
+    out = {}
+    lo, hi = GAIN_RANGE_DB
+    owner = f"model '{model}'" if model else "this model"
+    for name, value in dict(gains_db or {}).items():
+        key = str(name).strip().lower()
+        if key not in available:
+            raise OptionError(f"Unknown stem '{name}' in --gain; {owner} has these stems: {', '.join(available)}.")
+        if key not in kept:
+            raise OptionError(
+                f"--gain {key}=... is for a stem you dropped; give gains only for kept stems "
+                f"({', '.join(kept)}), or keep '{key}' (with --keep) to play it quieter."
+            )
+        try:
+            gain = float(value)
+        except (TypeError, ValueError):
+            raise OptionError(f"--gain {key}={value} is not a number of dB; write e.g. {key}=-6.") from None
+        if not math.isfinite(gain) or not lo <= gain <= hi:
+            raise OptionError(
+                f"--gain {key}={value} dB is out of range; use {lo:g} to {hi:g} dB (drop the stem to remove it)."
+            )
+        out[key] = gain
+    return out
+
+
+def _linear(gain_db: float) -> float:
+    return 10.0 ** (gain_db / 20.0)
+
+
+def _terms(names, *, kept, dropped, gains, method) -> list[tuple[str, float]]:
+    """(source, linear factor) pairs whose sum is the backing track; '__mixture__' is the mix."""
+    if method == "sum":
+        return [(k, _linear(gains.get(k, 0.0))) for k in kept]
+    terms = [("__mixture__", 1.0)] + [(d, -1.0) for d in dropped]
+    # a kept stem is already inside the mixture: only the change of level is added
+    terms += [(k, _linear(gains[k]) - 1.0) for k in kept if gains.get(k, 0.0) != 0.0]
+    return terms
+
+
+def _check_method(method: str) -> str:
+    if method not in METHODS:
+        raise OptionError(f"Unknown method '{method}'; use 'sum' (add kept stems) or 'minus' (mixture minus dropped).")
+    return method
+
+
+# --- levels ---------------------------------------------------------------------
+
+
+def _peak_dbfs(peak: float) -> float:
+    return 20.0 * math.log10(peak) if peak > 0 else -math.inf
+
+
+def warn_if_clipping(y: np.ndarray | None = None, *, peak: float | None = None,
+                     what: str = "The backing track") -> float:
+    """Warn (``KitWarning``) if a waveform goes above full scale; returns its peak (linear).
+
+    Examples
+    --------
+    >>> import numpy as np, warnings
+    >>> from kit.mix import warn_if_clipping
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     _ = warn_if_clipping(np.array([[0.5, -2.0]]))
+    >>> "+6.0 dBFS" in str(w[0].message)
+    True
+    """
+    if peak is None:
+        peak = float(np.max(np.abs(y))) if y is not None and np.size(y) else 0.0
+    if peak > 1.0:
+        warnings.warn(
+            f"{what} peaks at {_peak_dbfs(peak):+.1f} dBFS, above full scale: it clips in mp3/flac and in "
+            "players. Turn stems down (--gain STEM=-3 / gains_db), add the limiter (--limit / limit=True), "
+            "or write .wav (32-bit float keeps the peaks).",
+            KitWarning, stacklevel=3,
+        )
+    return peak
+
+
+def _check_ceiling(ceiling_db: float) -> float:
+    lo, hi = CEILING_RANGE_DB
+    if not (math.isfinite(ceiling_db) and lo <= ceiling_db <= hi):
+        raise OptionError(f"Limiter ceiling {ceiling_db} dB is out of range; use {lo:g} to {hi:g} dBTP (e.g. -1).")
+    return float(ceiling_db)
+
+
+def _limiter_filter(sr: int, ceiling_db: float, release_ms: float) -> str:
+    """FFmpeg filters for a true-peak lookahead limiter that keeps length and timing."""
+    limit = _linear(_check_ceiling(ceiling_db))
+    # level=0: alimiter otherwise turns the whole track up to the ceiling (a silent gain change);
+    # latency=1: it compensates its own lookahead delay, so nothing moves in time.
+    return (
+        f"aresample={_OVERSAMPLE * sr}:filter_size=64:cutoff=0.98,"
+        f"alimiter=limit={limit:.9f}:attack=5:release={float(release_ms):g}:level=0:latency=1,"
+        f"aresample={sr}:filter_size=64:cutoff=0.98"
+    )
+
+
+def _run(args: list[str], *, data=None, what: str):
+    """run_ffmpeg, turning 'option not found' from an old FFmpeg into advice."""
+    try:
+        return run_ffmpeg(args, input_bytes=data, what=what)
+    except FFmpegError as exc:
+        msg = str(exc)
+        if "not found" in msg and ("Option" in msg or "option" in msg):
+            from .ffmpeg import ffmpeg_version
+
+            raise FFmpegError(
+                f"{msg} ({ffmpeg_version()}). Backing tracks need FFmpeg 4.4 or newer, the limiter 5.1 or newer: "
+                "update FFmpeg or set KIT_FFMPEG to the imageio-ffmpeg binary."
+            ) from None
+        raise
+
+
+def _pipe_args(y: np.ndarray, sr: int) -> tuple[list[str], memoryview]:
+    data = np.ascontiguousarray(y.T, dtype="<f4")
+    return ["-f", "f32le", "-ar", str(int(sr)), "-ac", str(y.shape[0]), "-i", "pipe:0"], memoryview(data).cast("B")
+
+
+def _read_pipe_wav(proc) -> np.ndarray:
+    from .audio import _parse_wav_stream
+
+    return _parse_wav_stream(proc.stdout, Path("limiter output"))[0]
+
+
+def apply_limiter(y: np.ndarray, sr: int, *, ceiling_db: float = -1.0, release_ms: float = 50.0) -> np.ndarray:
+    """Limit peaks to ``ceiling_db`` dBTP with FFmpeg's lookahead limiter, oversampled 4x.
+
+    Below the ceiling the audio passes unchanged (to ~1e-5, the resampler's
+    round trip); the length and timing are kept exactly.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (channels, samples)
+    sr : int
+        Sample rate in Hz.
+    ceiling_db : float
+        Highest true peak, -24 to 0 dBTP; -1 leaves room for mp3 encoding.
+    release_ms : float
+        How fast the gain comes back after a peak.
+
+    Returns
+    -------
+    y_limited : np.ndarray, float32, same shape
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kit.mix import apply_limiter
+    >>> y = np.sin(np.linspace(0, 600, 44100))[None].astype(np.float32) * 2.0
+    >>> float(np.max(np.abs(apply_limiter(y, 44100)))) <= 10 ** (-1 / 20) + 1e-3
+    True
+    """
+    y = check_audio(y, what="The audio to limit")
+    args, data = _pipe_args(y, sr)
+    proc = _run(
+        [*args, "-af", _limiter_filter(int(sr), ceiling_db, release_ms), "-c:a", "pcm_f32le", "-f", "wav", "pipe:1"],
+        data=data, what="Limiting",
+    )
+    out = _read_pipe_wav(proc)
+    n = y.shape[1]
+    if out.shape[1] < n:  # the resampler round trip may end a sample short
+        out = np.pad(out, ((0, 0), (0, n - out.shape[1])))
+    return np.ascontiguousarray(out[:, :n])
+
+
+def match_loudness(y: np.ndarray, sr: int, *, target_lufs: float = -14.0) -> tuple[np.ndarray, float]:
+    """Apply one gain so the integrated loudness (ITU-R BS.1770, pyloudnorm) is ``target_lufs``.
+
+    Returns ``(y_scaled, gain_db)``. Only the level changes; peaks may then go
+    above full scale (use :func:`apply_limiter` after it).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kit.mix import match_loudness
+    >>> y = (np.random.default_rng(0).standard_normal((2, 88200)) * 0.01).astype(np.float32)
+    >>> _, gain_db = match_loudness(y, 44100, target_lufs=-20)
+    >>> gain_db > 0
+    True
+    """
+    import pyloudnorm
+
+    lo, hi = LUFS_RANGE
+    if not (math.isfinite(target_lufs) and lo <= target_lufs <= hi):
+        raise OptionError(f"--lufs {target_lufs} is out of range; use {lo:g} to {hi:g} LUFS (streaming uses -14).")
+    y = check_audio(y, what="The audio to level")
+    if y.shape[1] < int(0.4 * sr):
+        raise OptionError("Loudness needs at least 0.4 s of audio; use a longer section or leave out --lufs.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pyloudnorm's own clipping note; ours is clearer
+        measured = pyloudnorm.Meter(int(sr)).integrated_loudness(np.asarray(y.T, dtype=np.float64))
+    if not math.isfinite(measured):
+        raise OptionError("The backing track is silent, so it has no loudness to match; leave out --lufs.")
+    gain_db = float(target_lufs - measured)
+    return (y * np.float32(_linear(gain_db))).astype(np.float32), gain_db
+
+
+# --- arrays -----------------------------------------------------------------------
+
+
+def _check_stems(stems: dict) -> dict[str, np.ndarray]:
+    if not stems:
+        raise OptionError("No stems given; pass a dict such as {'vocals': y1, 'drums': y2}.")
+    arrays = {str(k): check_audio(v, what=f"Stem '{k}'") for k, v in stems.items()}
+    shapes = {a.shape for a in arrays.values()}
+    if len(shapes) != 1:
+        detail = ", ".join(f"{k} {a.shape}" for k, a in arrays.items())
+        raise OptionError(f"Stems differ in shape ({detail}); they must come from one separation.")
+    return arrays
+
+
+def _mix_arrays(arrays: dict, terms, mixture) -> np.ndarray:
+    shape = next(iter(arrays.values())).shape
+    acc = np.zeros(shape, dtype=np.float64)
+    for name, factor in terms:
+        acc += (mixture if name == "__mixture__" else arrays[name]) * factor
+    return acc.astype(np.float32)
+
+
+def make_backing_track(
+    stems: dict,
+    *,
+    drop=None,
+    keep=None,
+    gains_db: dict | None = None,
+    method: str = "sum",
+    mixture: np.ndarray | None = None,
+    sr: int | None = None,
+    target_lufs: float | None = None,
+    limit: bool = False,
+    ceiling_db: float = -1.0,
+) -> np.ndarray:
+    """Recombine stems into a backing track, level-correct.
+
+    Parameters
+    ----------
+    stems : dict of str to np.ndarray, shape (channels, samples)
+        From :func:`kit.separate`; all the same shape.
+    drop, keep : str or sequence of str
+        Exactly one: stems to leave out, or stems to keep (``"vocals,guitar"``).
+    gains_db : dict of str to float, optional
+        Level change per kept stem in dB (``{"drums": -6}`` scales drums by 10^(-6/20)).
+    method : {"sum", "minus"}
+        ``sum`` adds the kept stems; ``minus`` subtracts the dropped ones from
+        ``mixture``, keeping what the model attributed to no stem.
+    mixture : np.ndarray, optional
+        The original song, same shape as the stems; needed for ``minus``.
+    sr : int, optional
+        Sample rate in Hz; needed for ``target_lufs`` and ``limit``.
+    target_lufs : float, optional
+        Apply one gain so the track has this integrated loudness (e.g. -14).
+    limit : bool
+        Run the true-peak limiter (:func:`apply_limiter`) at ``ceiling_db``.
+    ceiling_db : float
+        Limiter ceiling in dBTP.
+
+    Returns
+    -------
+    y : np.ndarray, float32, shape (channels, samples)
+        Not clipped and not rescaled unless asked; a ``KitWarning`` says when it
+        peaks above full scale.
+
+    Examples
+    --------
+    >>> import kit, numpy as np
+    >>> mix, stems = kit.examples.make_multitrack(1.0)
+    >>> backing = kit.make_backing_track(stems, drop="vocals")
+    >>> np.allclose(backing, stems["drums"] + stems["bass"] + stems["other"], atol=1e-6)
+    True
+
+    See also
+    --------
+    write_backing_track : the same, written to a file through FFmpeg.
+    notebooks/NN_karaoke_maker.ipynb
+    """
+    arrays = _check_stems(stems)
+    _check_method(method)
+    kept, dropped = select_stems(list(arrays), drop=drop, keep=keep)
+    gains = check_gains(gains_db, available=list(arrays), kept=kept)
+    if (target_lufs is not None or limit) and not sr:
+        raise OptionError("Loudness and limiting need the sample rate; pass sr=.")
+    if limit:
+        _check_ceiling(ceiling_db)
+    if method == "minus":
+        if mixture is None:
+            raise OptionError("method='minus' subtracts stems from the original song; pass mixture=y.")
+        mixture = check_audio(mixture, what="The mixture")
+        if mixture.shape != next(iter(arrays.values())).shape:
+            raise OptionError(f"The mixture has shape {mixture.shape} but the stems "
+                              f"{next(iter(arrays.values())).shape}; pass the song the stems came from.")
+    y = _mix_arrays(arrays, _terms(list(arrays), kept=kept, dropped=dropped, gains=gains, method=method), mixture)
+    if target_lufs is not None:
+        y, _ = match_loudness(y, sr, target_lufs=target_lufs)
+    if limit:
+        y = apply_limiter(y, sr, ceiling_db=ceiling_db)
+    warn_if_clipping(y)
+    return y
+
+
+# --- files, through FFmpeg ----------------------------------------------------------
+
+
+_ENCODERS = {
+    "wav": ["-c:a", "pcm_f32le", "-f", "wav"],
+    "flac": ["-c:a", "flac", "-sample_fmt", "s32", "-bits_per_raw_sample", "24", "-f", "flac"],
+    "mp3": ["-c:a", "libmp3lame", "-f", "mp3"],
+}
+
+
+def build_mix_graph(factors, *, channels=None, pre: str | None = None, limiter: str | None = None) -> str:
+    """The FFmpeg filter graph that scales each input and sums them with ``amix``.
+
+    Parameters
+    ----------
+    factors : sequence of float
+        Linear factor per source, in input order (negative subtracts).
+    channels : sequence of (int, int or None), optional
+        When all sources come side by side in input 0 (one pipe), the channel
+        numbers of each source in it (None for the right channel of a mono
+        source); otherwise source ``i`` is input ``i``.
+    pre : str, optional
+        Filters to run on every source first (e.g. ``atrim``).
+    limiter : str, optional
+        Filters to run on the sum (see :func:`apply_limiter`).
+
+    Returns
+    -------
+    graph : str
+        For ``-filter_complex``; its output pad is ``[out]``. It ends with
+        ``astats`` so FFmpeg reports the peak of what it wrote.
+
+    Examples
+    --------
+    >>> from kit.mix import build_mix_graph
+    >>> build_mix_graph([1.0, 0.5]).split(";")[:2]
+    ['[0:a]anull[a0]', '[1:a]volume=0.5:precision=double[a1]']
+    """
+    parts, pads = [], []
+    n = len(factors)
+    if channels is not None:
+        parts.append("[0:a]asplit=" + str(n) + "".join(f"[s{i}]" for i in range(n)) if n > 1 else "[0:a]anull[s0]")
+    for i, factor in enumerate(factors):
+        chain = []
+        if channels is not None:
+            left, right = channels[i]
+            chain.append(f"pan=stereo|c0=c{left}|c1=c{right}" if right is not None else f"pan=mono|c0=c{left}")
+        if pre:
+            chain.append(pre)
+        if factor != 1.0:
+            # double precision, so the FFmpeg sum matches numpy's to ~1e-7
+            chain.append(f"volume={factor:.12g}:precision=double")
+        src = f"[s{i}]" if channels is not None else f"[{i}:a]"
+        parts.append(src + (",".join(chain) or "anull") + f"[a{i}]")
+        pads.append(f"[a{i}]")
+    # normalize=0: amix otherwise divides every input by the number of inputs (and,
+    # when one input ends early, ramps the others back up over dropout_transition)
+    tail = f"amix=inputs={n}:normalize=0:duration=longest" if n > 1 else "anull"
+    if limiter:
+        tail += "," + limiter
+    tail += ",astats=measure_perchannel=none:measure_overall=Peak_level"
+    parts.append("".join(pads) + tail + "[out]")
+    return ";".join(parts)
+
+
+def _is_path(value) -> bool:
+    return isinstance(value, (str, os.PathLike))
+
+
+def _parse_peak(stderr: str) -> float | None:
+    found = _PEAK_LINE.findall(stderr)
+    if not found:
+        return None
+    value = found[-1]
+    return 0.0 if value.endswith("inf") else 10.0 ** (float(value) / 20.0)
+
+
+def write_backing_track(
+    stems: dict,
+    out_path,
+    *,
+    sr: int | None = None,
+    drop=None,
+    keep=None,
+    gains_db: dict | None = None,
+    method: str = "sum",
+    mixture=None,
+    start_s: float | None = None,
+    end_s: float | None = None,
+    semitones: float = 0.0,
+    target_lufs: float | None = None,
+    limit: bool = False,
+    ceiling_db: float = -1.0,
+    bitrate_kbps: int = 320,
+    inputs=(),
+    progress: Progress = None,
+) -> Path:
+    """Write a backing track with FFmpeg: per-stem ``volume``, ``amix`` (normalize=0), encode.
+
+    Parameters
+    ----------
+    stems : dict of str to np.ndarray or path
+        Stem waveforms ``(channels, samples)`` (with ``sr``), or stem files
+        (e.g. what ``kit separate`` wrote), all at one sample rate.
+    out_path : str or Path
+        ``.mp3``, ``.wav`` (32-bit float) or ``.flac`` (24-bit). Written atomically.
+    sr : int, optional
+        Sample rate of array stems.
+    drop, keep, gains_db, method, mixture
+        As in :func:`make_backing_track`; ``mixture`` may be an array or a file.
+    start_s, end_s : float, optional
+        Keep only this section (seconds), cut at exact samples.
+    semitones : float
+        Key shift, -12..12 (:func:`kit.pitch.shift_pitch`); length and timing kept.
+    target_lufs : float, optional
+        Loudness to reach (one gain for the whole track).
+    limit : bool
+        True-peak limiter at ``ceiling_db`` dBTP.
+    bitrate_kbps : int
+        MP3 bit rate.
+    inputs : sequence of paths
+        Files the output must never replace (the song).
+    progress : callable, optional
+        Called with a fraction 0..1.
+
+    Returns
+    -------
+    path : Path
+        The file written. A ``KitWarning`` reports a peak above full scale.
+
+    Examples
+    --------
+    >>> import kit, tempfile, os
+    >>> from kit.mix import write_backing_track
+    >>> mix, stems = kit.examples.make_multitrack(1.0)
+    >>> out = write_backing_track(stems, os.path.join(tempfile.mkdtemp(), "b.wav"), sr=44100, drop="vocals")
+    >>> out.name
+    'b.wav'
+
+    See also
+    --------
+    make_backing_track : the same on arrays.
+    """
+    from .pitch import _check_semitones, shift_pitch, trim
+
+    _check_method(method)
+    names = [str(k) for k in stems]
+    kept, dropped = select_stems(names, drop=drop, keep=keep)
+    gains = check_gains(gains_db, available=names, kept=kept)
+    semitones = _check_semitones(semitones)
+    if limit:
+        _check_ceiling(ceiling_db)
+    if method == "minus" and mixture is None:
+        raise OptionError("method='minus' subtracts stems from the original song; pass mixture= (array or file).")
+    if start_s is not None and end_s is not None and float(end_s) <= float(start_s):
+        raise OptionError(f"--end {end_s:g} s must come after --start {start_s:g} s.")
+    terms = _terms(names, kept=kept, dropped=dropped, gains=gains, method=method)
+    sources = {n: (mixture if n == "__mixture__" else stems[n]) for n, _ in terms}
+    all_files = all(_is_path(v) for v in sources.values())
+    out_path = check_output_path(out_path, inputs=[*inputs, *(Path(v) for v in sources.values() if _is_path(v))])
+    ext = out_path.suffix.lower().lstrip(".")
+    if not all_files and not sr:
+        raise OptionError("Stems given as arrays need their sample rate; pass sr=.")
+    report(progress, 0.0)
+
+    # Three routes to the same sum: stem files straight into FFmpeg; arrays through
+    # one pipe into FFmpeg; or, for a key shift or a loudness target (which need the
+    # finished mix), the sum made here and only limited and encoded by FFmpeg.
+    needs_numpy = semitones != 0.0 or target_lufs is not None
+    route = "numpy" if needs_numpy else "files" if all_files else "pipe"
+    if route == "files":
+        if start_s is not None or end_s is not None or limit:
+            _, file_sr = load(next(iter(sources.values())), duration_s=0.01)
+            if sr and sr != file_sr:
+                raise OptionError(f"The stem files are at {file_sr} Hz, not sr={sr}; leave out sr= for files.")
+            sr = file_sr
+    else:
+        arrays = {}
+        for name, value in sources.items():
+            if _is_path(value):
+                value, file_sr = load(value)
+                if file_sr != sr:
+                    raise OptionError(f"'{sources[name]}' is at {file_sr} Hz, the other stems at {sr} Hz; "
+                                      "give stems from one separation.")
+            arrays[name] = check_audio(value, what=f"Stem '{name}'")
+        if len({a.shape for a in arrays.values()}) != 1:
+            raise OptionError("The stems (and mixture) differ in length or channels; they must come from "
+                              "one separation of one song.")
+        if start_s is not None or end_s is not None:
+            arrays = {k: trim(v, sr, start_s=start_s, end_s=end_s) for k, v in arrays.items()}
+    report(progress, 0.1)
+
+    limiter = _limiter_filter(int(sr), ceiling_db, 50.0) if limit else None
+    if route == "numpy":
+        y = _mix_arrays(arrays, terms, arrays.get("__mixture__"))
+        if semitones:
+            y = shift_pitch(y, sr, semitones=semitones, progress=scaled(progress, 0.1, 0.8))
+        if target_lufs is not None:
+            y, _ = match_loudness(y, sr, target_lufs=target_lufs)
+        args, data = _pipe_args(y, sr)
+        graph = build_mix_graph([1.0], limiter=limiter)
+    elif route == "files":
+        args, data = [], None
+        for name, _ in terms:
+            args += ["-i", ffmpeg_input(sources[name])]
+        pre = None
+        if start_s is not None or end_s is not None:
+            cut = [f"start_sample={round(float(start_s) * sr)}"] if start_s is not None else []
+            cut += [f"end_sample={round(float(end_s) * sr)}"] if end_s is not None else []
+            pre = "atrim=" + ":".join(cut) + ",asetpts=PTS-STARTPTS"
+        graph = build_mix_graph([f for _, f in terms], pre=pre, limiter=limiter)
+    else:
+        # All sources side by side as channels of one pipe; FFmpeg splits them apart again.
+        channels, pos = [], 0
+        for name, _ in terms:
+            c = arrays[name].shape[0]
+            channels.append((pos, pos + 1) if c == 2 else (pos, None))
+            pos += c
+        args, data = _pipe_args(np.concatenate([arrays[n] for n, _ in terms], axis=0), sr)
+        graph = build_mix_graph([f for _, f in terms], channels=channels, limiter=limiter)
+    encode = list(_ENCODERS[ext])
+    if ext == "mp3":
+        encode[2:2] = ["-b:a", f"{int(bitrate_kbps)}k"]
+    with atomic_output(out_path) as tmp:
+        proc = _run([*args, "-filter_complex", graph, "-map", "[out]", *encode, "file:" + str(tmp)],
+                    data=data, what=f"Writing '{out_path.name}'")
+    peak = _parse_peak(proc.stderr)
+    if peak is not None:
+        warn_if_clipping(peak=peak)
+    report(progress, 1.0)
+    return out_path

@@ -1,0 +1,32 @@
+"""Shared pytest fixtures.
+
+``demucs_model_dir`` is a model folder with RANDOM-weight Demucs models of the
+real HTDemucs class (shrunk channels, see ``model_fixtures.py``): ``htdemucs``
+(4 stems) and ``htdemucs_6s`` (6 stems). They load through Demucs's own
+``LocalRepo`` loader; they are not the pretrained models and separate nothing.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from model_fixtures import write_demucs_model_dir
+
+
+@pytest.fixture(scope="session")
+def demucs_model_dir(tmp_path_factory):
+    """Folder with random-weight ``htdemucs`` and ``htdemucs_6s`` (NAME.yaml + SIG-CHECKSUM.th)."""
+    return write_demucs_model_dir(tmp_path_factory.mktemp("demucs_models"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_stem_cache(tmp_path_factory):
+    """Keep the stem cache of the whole test run in a temporary folder, not ~/.cache."""
+    old = os.environ.get("KIT_CACHE_DIR")
+    os.environ["KIT_CACHE_DIR"] = str(tmp_path_factory.mktemp("stem_cache"))
+    yield
+    if old is None:
+        os.environ.pop("KIT_CACHE_DIR", None)
+    else:
+        os.environ["KIT_CACHE_DIR"] = old

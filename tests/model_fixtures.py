@@ -1,0 +1,175 @@
+"""Random-weight Demucs models of the real architecture, saved as a local model folder.
+
+These are NOT the pretrained Demucs models: their weights are random (seeded),
+so their stems are noise-like nonsense. They exist so that tests and benchmarks
+run the real loading code (``demucs.pretrained.get_model(name, repo=DIR)``:
+``LocalRepo`` + ``BagOnlyRepo``) and the real network class
+(:class:`demucs.htdemucs.HTDemucs`) without downloading anything.
+
+A model folder holds, exactly as Demucs's ``LocalRepo`` reads it:
+
+- ``NAME.yaml``: a bag of models, ``models: [SIG]``;
+- ``SIG-CHECKSUM.th``: ``torch.save({"klass", "args", "kwargs", "state"})``, where
+  CHECKSUM is the first 8 hex digits of the file's sha256 (Demucs checks it on load).
+
+Two sizes:
+
+- ``size="small"`` (tests): the real ``HTDemucs`` class with fewer channels
+  (8 instead of 48), a 16-channel transformer bottleneck instead of 512, 1
+  transformer layer instead of 5 and 1 residual conv per layer instead of 2. Same STFT (4096), depth (4), sample rate,
+  sources and training segment (7.8 s), so segment limits behave as in htdemucs.
+- ``size="full"`` (benchmarks): the htdemucs hyper-parameters as we know them
+  (channels 48, depth 4, 5 transformer layers, bottom_channels 512,
+  dconv_mode 3, segment 39/5 s; about 42 M parameters, the size of the real one).
+
+Example
+-------
+>>> import tempfile
+>>> from model_fixtures import write_random_demucs_model  # tests/ is on sys.path under pytest
+>>> folder = tempfile.mkdtemp()
+>>> write_random_demucs_model(folder, name="htdemucs").name
+'htdemucs.yaml'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from fractions import Fraction
+from pathlib import Path
+
+__all__ = ["write_random_demucs_model", "write_demucs_model_dir", "STEMS_4", "STEMS_6", "HTDEMUCS_SEGMENT"]
+
+STEMS_4 = ("drums", "bass", "other", "vocals")
+STEMS_6 = ("drums", "bass", "other", "vocals", "guitar", "piano")
+# htdemucs was trained on 7.8 s excerpts; a transformer cannot take longer segments
+HTDEMUCS_SEGMENT = Fraction(39, 5)
+
+_FULL = dict(channels=48, depth=4, t_layers=5, bottom_channels=512, dconv_mode=3)
+_SMALL = dict(channels=8, depth=4, t_layers=1, bottom_channels=16, dconv_mode=3, dconv_depth=1)
+
+
+def _kwargs(sources, size: str) -> dict:
+    if size not in ("small", "full"):
+        raise ValueError(f"size={size!r}; use 'small' (tests) or 'full' (benchmarks)")
+    arch = _SMALL if size == "small" else _FULL
+    return dict(sources=list(sources), audio_channels=2, samplerate=44100,
+                segment=HTDEMUCS_SEGMENT, **arch)
+
+
+def make_random_htdemucs(sources=STEMS_4, *, size: str = "small", seed: int = 0):
+    """Build a real :class:`demucs.htdemucs.HTDemucs` with seeded random weights.
+
+    Returns ``(model, package)`` where ``package`` is the dict Demucs serialises.
+    """
+    import torch
+    from demucs.htdemucs import HTDemucs
+
+    kwargs = _kwargs(sources, size)
+    torch.manual_seed(seed)
+    model = HTDemucs(**kwargs)
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    package = {"klass": HTDemucs, "args": (), "kwargs": kwargs, "state": state}
+    return model.eval(), package
+
+
+def write_random_demucs_model(
+    folder,
+    *,
+    name: str = "htdemucs",
+    sources=STEMS_4,
+    size: str = "small",
+    seed: int = 0,
+    n_models: int = 1,
+    weights=None,
+) -> Path:
+    """Write a random-weight HTDemucs as ``folder/NAME.yaml`` + ``folder/SIG-CHECKSUM.th``.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Model folder (created if missing); pass it as ``model_dir`` / ``--model-dir``.
+    name : str
+        Model name the folder will answer to (e.g. ``"htdemucs"``, ``"htdemucs_6s"``).
+    sources : sequence of str
+        Stem names, in the model's output order.
+    size : {"small", "full"}
+        ``"small"``: shrunk channels for fast tests; ``"full"``: htdemucs size.
+    seed : int
+        Seed of the random weights; the same seed gives the same file.
+    n_models : int
+        Models in the bag (``htdemucs_ft`` is a bag of 4), seeds ``seed, seed + 1, ...``.
+    weights : list of list of float, optional
+        Per-model, per-source weights of the bag (``htdemucs_ft`` uses one-hot rows).
+
+    Returns
+    -------
+    path : Path
+        The ``NAME.yaml`` written.
+    """
+    import torch
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    sigs = []
+    for i in range(n_models):
+        _, package = make_random_htdemucs(sources, size=size, seed=seed + i)
+        # signature: 8 hex digits, like Demucs's, unique per (name, sources, size, seed)
+        sig = hashlib.sha256(f"{name}|{','.join(sources)}|{size}|{seed + i}".encode()).hexdigest()[:8]
+        buf = io.BytesIO()
+        torch.save(package, buf)
+        checksum = hashlib.sha256(buf.getvalue()).hexdigest()[:8]
+        for old in folder.glob(f"{sig}*.th"):  # LocalRepo refuses two files for one signature
+            old.unlink()
+        (folder / f"{sig}-{checksum}.th").write_bytes(buf.getvalue())
+        sigs.append(sig)
+    text = f"models: {sigs!r}\n"
+    if weights is not None:
+        text += "weights: " + repr([[float(w) for w in row] for row in weights]) + "\n"
+    yaml_path = folder / f"{name}.yaml"
+    yaml_path.write_text(text)
+    return yaml_path
+
+
+def write_demucs_model_dir(folder, *, size: str = "small", seed: int = 0) -> Path:
+    """Write random-weight ``htdemucs`` (4 stems) and ``htdemucs_6s`` (6 stems) into ``folder``.
+
+    Returns the folder. Random weights: not the pretrained models.
+    """
+    folder = Path(folder)
+    write_random_demucs_model(folder, name="htdemucs", sources=STEMS_4, size=size, seed=seed)
+    write_random_demucs_model(folder, name="htdemucs_6s", sources=STEMS_6, size=size, seed=seed + 1)
+    return folder
+
+
+def write_random_hf_cache(cache_dir, *, name: str = "htdemucs", sources=STEMS_4, seed: int = 0,
+                          namespace: str = "adefossez") -> Path:
+    """Lay out a random-weight model as a Hugging Face hub cache holds Demucs 4.1's files.
+
+    ``cache_dir/models--adefossez--HTDemucs/snapshots/<commit>/{NAME.yaml, SIG.safetensors}``
+    plus ``refs/main``, with the class and init arguments as JSON in the
+    safetensors metadata (the format ``demucs.hf.load_safetensors_model`` reads).
+    Random weights, same seed as :func:`write_random_demucs_model` gives the same model.
+    Returns the snapshot folder.
+    """
+    import json
+
+    from demucs.hf import hf_repo_name
+    from safetensors.torch import save_file
+
+    _, package = make_random_htdemucs(sources, size="small", seed=seed)
+    kwargs = dict(package["kwargs"])
+    seg = Fraction(kwargs["segment"])
+    kwargs["segment"] = {"_type": "fraction", "numerator": seg.numerator, "denominator": seg.denominator}
+    sig = hashlib.sha256(f"hf|{name}|{seed}".encode()).hexdigest()[:8]
+    commit = hashlib.sha1(f"{name}|{seed}".encode()).hexdigest()
+    repo = Path(cache_dir) / f"models--{namespace}--{hf_repo_name(name)}"
+    snap = repo / "snapshots" / commit
+    snap.mkdir(parents=True, exist_ok=True)
+    (repo / "refs").mkdir(exist_ok=True)
+    (repo / "refs" / "main").write_text(commit)
+    meta = {"klass": "demucs.htdemucs.HTDemucs", "args": "[]", "kwargs": json.dumps(kwargs)}
+    save_file({k: v.contiguous() for k, v in package["state"].items()}, str(snap / f"{sig}.safetensors"),
+              metadata=meta)
+    (snap / f"{name}.yaml").write_text(f"models: ['{sig}']\n")
+    return snap

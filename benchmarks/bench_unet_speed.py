@@ -11,7 +11,7 @@ line runs it (autograd on); a second reference line runs it under
 Prints the median time of each, the speed ratio, and the correlation of the
 vocal masks below 11 kHz (the band both compute).
 
-Run: ``.venv/bin/python benchmarks/bench_unet_speed.py [--repeats 5] [--device cpu]``
+Run: ``.venv/bin/python benchmarks/bench_unet_speed.py [--repeats 5] [--device cpu] [--threads N]``
 """
 
 from __future__ import annotations
@@ -82,7 +82,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch CPU threads for both (default: torch's choice); on a machine shared with "
+                         "other jobs, 1 gives steadier numbers")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = kit.pick_device(args.device)
 
     y, sr = kit.load(kit.examples.song_path())

@@ -21,12 +21,17 @@ _EXPORTS = {
     "list_models": "kit.separators.registry",
     "pick_device": "kit.devices",
     "make_backing_track": "kit.mix",
+    "write_backing_track": "kit.mix",
+    "shift_pitch": "kit.pitch",
+    "fetch_audio": "kit.fetch",
     "automix": "kit.automix",
     "evaluate": "kit.evaluate",
+    "make_scoreboard": "kit.evaluate",
+    "make_oracle": "kit.separators.oracle",
 }
 _SUBMODULES = {
     "audio", "errors", "ffmpeg", "examples", "devices", "spectral", "masks", "separators",
-    "cache", "mix", "automix_rules", "evaluate_metrics", "plot", "ui", "cli", "progress",
+    "cache", "mix", "pitch", "fetch", "musdb", "plot", "ui", "cli", "progress",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -44,3 +49,8 @@ def __getattr__(name: str):
 
 def __dir__():
     return sorted(set(globals()) | set(_EXPORTS))
+
+
+# `kit.evaluate` names both a module and its main function. Binding the function at
+# import time means a later `import kit.evaluate` cannot shadow it (evaluate.py is light).
+from .evaluate import evaluate  # noqa: E402, F401

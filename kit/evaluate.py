@@ -28,10 +28,9 @@ scores are computed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
-import sys
-import types
 import warnings
 
 import numpy as np
@@ -102,6 +101,20 @@ def _pooled_db(target_energy: np.ndarray, error_energy: np.ndarray) -> np.ndarra
     return np.clip(db, -MAX_DB, MAX_DB)
 
 
+def _one_blas_thread():
+    """Solve the small 512 x 512 systems on one BLAS thread.
+
+    Threads gain nothing at this size, and when the cores are busy (a notebook
+    server, a shared CI machine) OpenBLAS threads waiting on each other made
+    each solve about 30 times slower here.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # comes with scikit-learn; without it, just run
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
+
+
 def _sdr_frames(ref: np.ndarray, est: np.ndarray, filter_length: int) -> np.ndarray:
     """ref, est: (windows, channels, n). SDR per window, NaN where the reference is silent."""
     import fast_bss_eval
@@ -116,7 +129,7 @@ def _sdr_frames(ref: np.ndarray, est: np.ndarray, filter_length: int) -> np.ndar
         flen = min(filter_length, n)
         # sdr_loss returns -SDR. One reference per call: no permutation search (it fails
         # on an infinite score), and pairwise=False breaks with numpy 2 in fast_bss_eval 0.1.4.
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"), _one_blas_thread():
             sdr = -fast_bss_eval.sdr_loss(est[live][:, None, :], ref[live][:, None, :],
                                           filter_length=flen, pairwise=True)[:, 0, 0]
         # SDR = 10 log10(share / (1 - share)); this form maps +-inf dB to 1 and 0 cleanly
@@ -492,8 +505,8 @@ def make_scoreboard(mix, true_stems: dict, sr: int, *, separators: dict | None =
     >>> import kit
     >>> mix, stems = kit.examples.make_multitrack(5.0)
     >>> board = make_scoreboard(mix, stems, 44100, separators={"center": "center"})
-    >>> board.best
-    'oracle_irm'
+    >>> board.best.startswith("oracle_")  # an ideal mask beats every real method
+    True
 
     See also
     --------
@@ -526,18 +539,3 @@ def make_scoreboard(mix, true_stems: dict, sr: int, *, separators: dict | None =
     if not tables:
         raise OptionError("No method could be scored on this clip; see the notes: " + "; ".join(notes))
     return Scoreboard(tables, rank_by=rank_by, notes=notes)
-
-
-class _CallableModule(types.ModuleType):
-    """Let ``kit.evaluate(...)`` work even when ``kit.evaluate`` is this module.
-
-    ``kit`` exports the function ``evaluate`` lazily, but importing the module
-    ``kit.evaluate`` (as the CLI does) makes Python set ``kit.evaluate`` to the
-    module. Calling the module calls the function, so both spellings work.
-    """
-
-    def __call__(self, *args, **kwargs):
-        return evaluate(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

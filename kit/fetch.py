@@ -174,9 +174,11 @@ def fetch_audio(
     --------
     notebooks/NN_karaoke_maker.ipynb
     """
-    import yt_dlp
-
     url = check_url(url)
+    try:
+        import yt_dlp
+    except ImportError:
+        raise DownloadError("Downloading needs the yt-dlp package: pip install yt-dlp") from None
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -612,16 +612,24 @@ def write_backing_track(
     needs_numpy = semitones != 0.0 or target_lufs is not None
     route = "numpy" if needs_numpy else "files" if all_files else "pipe"
     if route == "files":
-        if start_s is not None or end_s is not None or limit:
-            _, file_sr = load(next(iter(sources.values())), duration_s=0.01)
-            if sr and sr != file_sr:
-                raise OptionError(f"The stem files are at {file_sr} Hz, not sr={sr}; leave out sr= for files.")
-            sr = file_sr
+        # amix would quietly resample or upmix mismatched inputs: refuse them instead
+        formats = {}
+        for name, value in sources.items():
+            head, file_sr = load(value, duration_s=0.05)
+            formats[name] = (file_sr, head.shape[0])
+        if len(set(formats.values())) > 1:
+            detail = ", ".join(f"{Path(sources[k]).name}: {r} Hz {c} ch" for k, (r, c) in formats.items())
+            raise OptionError(f"The stem files differ ({detail}); give stems from one separation of one song.")
+        file_sr = next(iter(formats.values()))[0]
+        if sr and sr != file_sr:
+            raise OptionError(f"The stem files are at {file_sr} Hz, not sr={sr}; leave out sr= for files.")
+        sr = file_sr
     else:
         arrays = {}
         for name, value in sources.items():
             if _is_path(value):
                 value, file_sr = load(value)
+                sr = sr or file_sr
                 if file_sr != sr:
                     raise OptionError(f"'{sources[name]}' is at {file_sr} Hz, the other stems at {sr} Hz; "
                                       "give stems from one separation.")

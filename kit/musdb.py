@@ -67,7 +67,7 @@ def find_musdb_tracks(root: str | os.PathLike, *, subset: str | None = None) -> 
         if folder.is_dir():
             tracks += sorted(d for d in folder.iterdir() if d.is_dir() and _stem_file(d, "mixture"))
     if not tracks:
-        if list(root.glob("**/*.stem.mp4"))[:1]:
+        if any(root.glob("*.stem.mp4")) or any(root.glob("*/*.stem.mp4")):
             raise InputFileError(
                 f"'{root}' holds the compressed MUSDB18 (.stem.mp4); decode it first with "
                 "`musdbconvert ROOT OUT` (pip install musdb) and point to OUT."

@@ -18,6 +18,8 @@ __all__ = [
     "compute_stft",
     "compute_istft",
     "compute_magphase",
+    "compute_stft_magnitude",
+    "compute_masked_waveform",
     "convert_to_db",
     "resolve_frame_sizes",
     "seconds_to_frames",
@@ -295,3 +297,148 @@ def convert_to_db(mag: np.ndarray, *, ref=np.max, top_db: float | None = 80.0) -
     import librosa
 
     return librosa.amplitude_to_db(np.asarray(mag), ref=ref, top_db=top_db)
+
+
+# --- long signals, a chunk of frames at a time ----------------------------------
+
+def _frame_chunks(y1: np.ndarray, *, n_fft: int, hop_length: int, chunk_frames: int, context: int):
+    """Yield ``(f0, f1, a, spec)``: frames ``a..`` of the centred STFT of a 1-D signal.
+
+    ``spec`` holds frames ``a .. b-1`` where ``[a, b)`` is ``[f0, f1)`` widened by
+    ``context`` frames each side; every frame equals the same frame of
+    ``librosa.stft(y1, center=True)`` (zero padding), computed from only the
+    samples it covers.
+    """
+    import librosa
+
+    n = y1.shape[-1]
+    n_frames = 1 + n // hop_length
+    half = n_fft // 2
+    for f0 in range(0, n_frames, chunk_frames):
+        f1 = min(f0 + chunk_frames, n_frames)
+        a, b = max(0, f0 - context), min(n_frames, f1 + context)
+        lo, hi = a * hop_length - half, (b - 1) * hop_length + half + (n_fft % 2)
+        seg = np.zeros(hi - lo, dtype=np.float32)
+        s0, s1 = max(lo, 0), min(hi, n)
+        if s1 > s0:
+            seg[s0 - lo:s1 - lo] = y1[s0:s1]
+        yield f0, f1, a, librosa.stft(seg, n_fft=n_fft, hop_length=hop_length, center=False)
+
+
+def compute_stft_magnitude(
+    y: np.ndarray,
+    *,
+    n_fft: int = DEFAULT_N_FFT,
+    hop_length: int | None = None,
+    chunk_frames: int = 2048,
+) -> np.ndarray:
+    """``|STFT|`` of a long waveform without holding its complex spectrogram.
+
+    Same values as ``np.abs(compute_stft(y, ...))``, computed a chunk of frames at
+    a time, so a whole song needs one float32 spectrogram, not a complex one
+    (twice the size) as well.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (channels, samples) or (samples,)
+    n_fft, hop_length : int
+        STFT sizes in samples (hop default ``n_fft // 4``).
+    chunk_frames : int
+        Frames computed at once.
+
+    Returns
+    -------
+    mag : np.ndarray, float32, shape (channels, n_fft // 2 + 1, frames)
+        Laid out frame by frame (Fortran order), as librosa returns it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.random.default_rng(0).standard_normal((1, 20000)).astype(np.float32)
+    >>> bool(np.allclose(compute_stft_magnitude(y, chunk_frames=8), np.abs(compute_stft(y))))
+    True
+
+    See also
+    --------
+    compute_masked_waveform
+    """
+    n_fft, hop_length = resolve_frame_sizes(None, n_fft=n_fft, hop_length=hop_length)
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim == 1:
+        y = y[np.newaxis]
+    n_frames = 1 + y.shape[-1] // hop_length
+    mag = np.empty((y.shape[0], n_fft // 2 + 1, n_frames), dtype=np.float32, order="F")
+    for c in range(y.shape[0]):
+        for f0, f1, a, spec in _frame_chunks(y[c], n_fft=n_fft, hop_length=hop_length,
+                                             chunk_frames=chunk_frames, context=0):
+            mag[c, :, f0:f1] = np.abs(spec[:, f0 - a:f1 - a])
+    return mag
+
+
+def compute_masked_waveform(
+    y: np.ndarray,
+    mask: np.ndarray,
+    *,
+    n_fft: int = DEFAULT_N_FFT,
+    hop_length: int | None = None,
+    chunk_frames: int = 2048,
+) -> np.ndarray:
+    """``istft(mask * stft(y))`` of a long waveform, a chunk of frames at a time.
+
+    Each chunk is transformed with a few extra frames on both sides, so every
+    sample it keeps has all the frames that overlap it: the result matches the
+    whole-signal computation (to float32 rounding, ~1e-7) while memory holds one
+    chunk's complex spectrogram instead of the song's.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (channels, samples) or (samples,)
+    mask : np.ndarray, shape (channels, freqs, frames) or (freqs, frames)
+        One mask per channel, or one for all; frames as ``compute_stft(y)``.
+    n_fft, hop_length, chunk_frames : int
+        As in :func:`compute_stft_magnitude`.
+
+    Returns
+    -------
+    y_masked : np.ndarray, float32, shape (channels, samples)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.random.default_rng(0).standard_normal((2, 20000)).astype(np.float32)
+    >>> mask = np.full((1025, 1 + 20000 // 512), 0.5, np.float32)
+    >>> bool(np.allclose(compute_masked_waveform(y, mask, chunk_frames=8), 0.5 * y, atol=1e-5))
+    True
+
+    See also
+    --------
+    kit.masks.apply_mask, kit.separators.classical.RepetSimSeparator
+    """
+    import librosa
+
+    n_fft, hop_length = resolve_frame_sizes(None, n_fft=n_fft, hop_length=hop_length)
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim == 1:
+        y = y[np.newaxis]
+    mask = np.asarray(mask)
+    n, n_frames = y.shape[-1], 1 + y.shape[-1] // hop_length
+    if mask.shape[-2:] != (n_fft // 2 + 1, n_frames) or (mask.ndim == 3 and mask.shape[0] != y.shape[0]):
+        raise OptionError(
+            f"Mask shape {mask.shape} does not fit this signal's STFT "
+            f"({y.shape[0]}, {n_fft // 2 + 1}, {n_frames}); use the same n_fft and hop_length."
+        )
+    # a sample is covered by frames up to n_fft / hop_length away
+    context = -(-n_fft // hop_length) + 1
+    half = n_fft // 2
+    out = np.empty_like(y)
+    for c in range(y.shape[0]):
+        m = mask[c] if mask.ndim == 3 else mask
+        for f0, f1, a, spec in _frame_chunks(y[c], n_fft=n_fft, hop_length=hop_length,
+                                             chunk_frames=chunk_frames, context=context):
+            spec *= m[:, a:a + spec.shape[1]]
+            seg = librosa.istft(spec, n_fft=n_fft, hop_length=hop_length, center=False)
+            # keep this chunk's own samples, [f0 * hop, f1 * hop) (to the end for the last chunk)
+            t0, t1 = f0 * hop_length, (n if f1 == n_frames else min(n, f1 * hop_length))
+            offset = a * hop_length - half  # sample position of seg[0]
+            out[c, t0:t1] = seg[t0 - offset:t1 - offset]
+    return out

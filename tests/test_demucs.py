@@ -94,11 +94,12 @@ def test_bag_of_models_with_weights_matches_apply_model(tmp_path, clip):
 
 def test_six_stem_model_and_smaller_segment(demucs_model_dir, clip):
     y, sr = clip
-    sep = kit.get_separator("htdemucs_6s", model_dir=demucs_model_dir, device="cpu", shifts=0, segment=2.0)
+    y = y[:, :sr]
+    sep = kit.get_separator("htdemucs_6s", model_dir=demucs_model_dir, device="cpu", shifts=0, segment=1.5)
     assert sep.stems == STEMS_6
     stems = sep.separate(y, sr)
     assert list(stems) == list(STEMS_6)
-    expected = direct_apply(demucs_model_dir, "htdemucs_6s", y, shifts=0, segment=2.0)
+    expected = direct_apply(demucs_model_dir, "htdemucs_6s", y, shifts=0, segment=1.5)
     for name in STEMS_6:
         assert np.max(np.abs(stems[name] - expected[name])) <= 1e-4
 
@@ -137,9 +138,9 @@ def test_custom_model_in_folder_is_found_by_name(tmp_path, clip):
     y, sr = clip
     stems = kit.get_separator("my_band_model", model_dir=tmp_path, device="cpu", shifts=0).separate(y, sr)
     assert list(stems) == ["vocals", "rest"]
-    # the segment limit of a custom model is read from the model itself (7.8 s here)
-    sep = kit.get_separator("my_band_model", model_dir=tmp_path, device="cpu", segment=9.0)
-    with pytest.raises(OptionError, match="segment=9 s is longer"):
+    # the segment limit of a custom model is read from the model itself (1.95 s here)
+    sep = kit.get_separator("my_band_model", model_dir=tmp_path, device="cpu", segment=3.0)
+    with pytest.raises(OptionError, match="segment=3 s is longer.*between 1 and 1.95 s"):
         sep.separate(y, sr)
 
 
@@ -230,6 +231,7 @@ def test_quantised_models_say_they_need_diffq():
 @pytest.mark.parametrize("shrinks", [False, True], ids=["htdemucs", "hdemucs-like"])
 def test_gpu_out_of_memory_falls_back_to_cpu(demucs_model_dir, clip, monkeypatch, shrinks):
     y, sr = clip
+    y = y[:, :sr]
     sep = kit.get_separator("htdemucs", model_dir=demucs_model_dir, device="cpu", shifts=0)
     expected = sep.separate(y, sr)
     real_apply = sep._apply
@@ -244,6 +246,7 @@ def test_gpu_out_of_memory_falls_back_to_cpu(demucs_model_dir, clip, monkeypatch
     monkeypatch.setattr(sep, "_apply", fake_apply)
     # HTDemucs pads chunks to 7.8 s, so only the older models retry with a smaller segment
     monkeypatch.setattr(kd, "_segment_saves_memory", lambda model: shrinks)
+    monkeypatch.setattr(kd, "_model_segment_s", lambda model: 7.8)  # as htdemucs's
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
     sep.device = "cuda"  # pretend; every GPU attempt fails with out-of-memory
     with warnings.catch_warnings(record=True) as caught:

@@ -84,12 +84,11 @@ def test_evaluate_table_rows_json_and_derived_accompaniment(multitrack):
         evaluate(stems, {"vocals": mix[:, :100]}, SR)
 
 
-def test_kit_evaluate_is_callable_however_it_was_imported(multitrack):
-    import kit.evaluate as module
+def test_kit_evaluate_is_the_function_even_after_importing_the_module(multitrack):
+    import kit.evaluate  # noqa: F401  (must not shadow the function)
 
     _, stems = multitrack
     assert kit.evaluate(stems, stems, SR, window_s=None)["bass"]["sdr_db"] > 100
-    assert module(stems, stems, SR, window_s=None)["bass"]["sdr_db"] > 100
 
 
 def test_evaluate_module_is_import_light():

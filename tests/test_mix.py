@@ -202,6 +202,14 @@ def test_ffmpeg_stem_files_equal_numpy(song6, stem_files, tmp_path):
     np.testing.assert_allclose(kit.load(out)[0], ref, atol=1e-4)
 
 
+def test_stem_files_with_loudness_target(song6, stem_files, tmp_path):
+    _, stems = song6
+    paths, _ = stem_files
+    out = write_backing_track(paths, tmp_path / "l.wav", drop="vocals", target_lufs=-20)  # no sr: from the files
+    ref, _ = match_loudness(make_backing_track(stems, drop="vocals"), SR, target_lufs=-20)
+    np.testing.assert_allclose(kit.load(out)[0], ref, atol=1e-4)
+
+
 def test_ffmpeg_trim_cuts_at_exact_samples(song6, stem_files, tmp_path):
     _, stems = song6
     paths, _ = stem_files
@@ -346,3 +354,13 @@ def test_limiter_alone_keeps_quiet_audio(song_clip):
     out = apply_limiter(y, SR)
     assert out.shape == y.shape
     np.testing.assert_allclose(out[:, 1000:-1000], y[:, 1000:-1000], atol=1e-4)
+
+
+def test_stem_files_at_different_rates_are_refused(song6, stem_files, tmp_path):
+    _, stems = song6
+    paths, _ = stem_files
+    odd = tmp_path / "bass_22k.wav"
+    sf.write(odd, stems["bass"][:, ::2].T, SR // 2, subtype="FLOAT")
+    with pytest.raises(OptionError, match="differ"):
+        write_backing_track({**paths, "bass": odd}, tmp_path / "x.wav", drop="vocals")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bass_22k.wav"]

@@ -87,3 +87,20 @@ def test_unit_conversions_agree_with_librosa():
     np.testing.assert_allclose(get_frequencies(sr=sr, n_fft=2048), librosa.fft_frequencies(sr=sr, n_fft=2048))
     np.testing.assert_allclose(get_times(10, sr=sr, hop_length=hop), librosa.frames_to_time(np.arange(10), sr=sr))
     assert hz_to_bin(1e9, sr=44100, n_fft=2048) == 1024  # clipped to Nyquist
+
+
+@pytest.mark.parametrize("n_fft,hop,chunk", [(2048, 512, 7), (1024, 300, 64), (4096, 1024, 3)])
+def test_chunked_magnitude_and_masked_waveform_equal_the_whole_signal_versions(song, n_fft, hop, chunk):
+    from kit.spectral import compute_masked_waveform, compute_stft_magnitude
+
+    y, _ = song
+    spec = compute_stft(y, n_fft=n_fft, hop_length=hop)
+    np.testing.assert_array_equal(compute_stft_magnitude(y, n_fft=n_fft, hop_length=hop, chunk_frames=chunk),
+                                  np.abs(spec))
+    mask = np.random.default_rng(0).random(spec.shape[1:]).astype(np.float32)
+    whole = compute_istft(spec * mask, n_fft=n_fft, hop_length=hop, length=y.shape[1])
+    chunked = compute_masked_waveform(y, mask, n_fft=n_fft, hop_length=hop, chunk_frames=chunk)
+    assert chunked.shape == y.shape
+    assert np.max(np.abs(chunked - whole)) < 1e-6
+    with pytest.raises(OptionError, match="Mask shape"):
+        compute_masked_waveform(y, mask[:, :-1], n_fft=n_fft, hop_length=hop)

@@ -34,7 +34,8 @@ def separator():
 
 @pytest.fixture(scope="module")
 def song5():
-    # the clip's singer comes in after about 2 s (checked by ear and by the stems)
+    # the singing starts about 2 s in: on the full clip the vocal stem is <1% of the mix
+    # (RMS) in 0-2 s and 30-70% in 2.5-8.5 s
     return kit.load(kit.examples.song_path(), duration_s=5.0)[0]
 
 

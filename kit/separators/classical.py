@@ -18,7 +18,13 @@ import numpy as np
 
 from ..errors import AudioContentError, OptionError
 from ..progress import Progress, report, scaled
-from ..spectral import DEFAULT_N_FFT, compute_istft, compute_stft
+from ..spectral import (
+    DEFAULT_N_FFT,
+    compute_istft,
+    compute_masked_waveform,
+    compute_stft,
+    compute_stft_magnitude,
+)
 from .base import Separator
 
 __all__ = [
@@ -46,6 +52,9 @@ REPET_WINDOW_S = 60.0
 
 # Bytes a block of gathered neighbour magnitudes may take; bounds peak memory.
 _BLOCK_BYTES = 16 * 2**20
+# Query frames per similarity block. A block searches the union of its frames' windows
+# (window + block - 1 frames); measured, 64 or 128 were no faster than 256 on long songs.
+_SIM_BLOCK = 256
 
 
 # --- REPET-SIM core --------------------------------------------------------
@@ -63,8 +72,10 @@ def _prune_order(r: int) -> np.ndarray:
 
     In connectivity mode every link weighs 1, so librosa's "keep the k closest"
     step (an argsort of equal values) keeps links in the order argsort returns
-    for a row of ones. We ask numpy the same question, so we keep the same links
-    on this machine whatever its sort does with ties.
+    for a row of ones: with numpy's sorts that is column order, i.e. the k
+    *earliest* of the ``k + 2 * width`` nearest frames that are far enough
+    away, not the k closest. We ask numpy the same question, so we keep the
+    same links as librosa on this machine whatever its sort does with ties.
     """
     if r not in _PRUNE_ORDER:
         _PRUNE_ORDER[r] = np.argsort(np.ones((1, r)))[0]
@@ -146,12 +157,17 @@ def filter_repeating(
 
     - When the song is at most ``window_frames`` long, every frame searches the
       whole song with librosa's neighbour count ``k = 2 ceil(sqrt(T - 2 width + 1))``
-      and the result equals the recipe's (same links, same medians).
+      and the result equals the recipe's bit for bit (same links, same medians;
+      the same float32 distances, ties broken the same way, and librosa's
+      pruning quirk kept: see ``_prune_order``).
     - When it is longer, each frame searches a window of ``window_frames``
       frames around it (shifted inside the song at the edges) with the ``k`` a
-      song of that length would get. Memory is then O(window * block) and time
-      grows linearly with the song, where the plain recipe grows faster than
-      the song (a dense k-NN graph and a Python loop over every frame).
+      song of that length would get: each frame gets exactly what the recipe
+      gives on the window-long excerpt around it. Repetition in a song (bars,
+      choruses) mostly lies within +-30 s. Memory is then O(window * block)
+      and time grows linearly with the song, where the plain recipe grows
+      faster than the song (a k-NN search of every frame against every frame,
+      a sparse matrix built row by row in Python, a median per frame).
 
     Parameters
     ----------
@@ -198,15 +214,18 @@ def filter_repeating(
     n_query = min(window - 1, k + 2 * width) + 1  # +1: the frame finds itself first
     # One row per frame, channels side by side: librosa's reshape(order="F") layout.
     # Rows make gathering a frame's neighbours a copy of whole rows.
-    frames = np.empty((n_frames, n_ch * n_freq), dtype=np.float32)
-    for c in range(n_ch):
-        frames[:, c * n_freq:(c + 1) * n_freq] = m3[c].T
+    if n_ch == 1 and m3[0].T.flags.c_contiguous:
+        frames = m3[0].T  # librosa.stft's output is already laid out this way: no copy
+    else:
+        frames = np.empty((n_frames, n_ch * n_freq), dtype=np.float32)
+        for c in range(n_ch):
+            frames[:, c * n_freq:(c + 1) * n_freq] = m3[c].T
     out = np.empty_like(m3)
     # Any fixed order of a frame's neighbours gives the same median; a shuffled
     # one sorts about three times faster than frames in time order.
     shuffle = np.random.default_rng(0).permutation(max(k, 1))
     chunk = int(np.clip(_BLOCK_BYTES // (4 * n_ch * n_freq * max(k, 1)), 1, 256))
-    block = 256
+    block = _SIM_BLOCK
     for start in range(0, n_frames, block):
         rows = np.arange(start, min(start + block, n_frames))
         lo = np.clip(rows - window // 2, 0, n_frames - window)
@@ -291,20 +310,27 @@ def compute_repet_sim_masks(
     --------
     filter_repeating, RepetSimSeparator, notebooks/04_classical_separation.ipynb
     """
+    mag = np.asarray(mag, dtype=np.float32)
+    return _repet_sim_masks(mag, sr=sr, hop_length=hop_length, width_s=width_s, margin_i=margin_i,
+                            margin_v=margin_v, power=power, window_s=window_s, progress=progress)
+
+
+def _repet_sim_masks(mag, *, sr, hop_length, width_s, margin_i, margin_v, power, window_s, progress,
+                     background: bool = True):
     import librosa
 
-    mag = np.asarray(mag, dtype=np.float32)
     width = int(librosa.time_to_frames(width_s, sr=sr, hop_length=hop_length))
     window = None if window_s is None else 1 + int(round(window_s * sr)) // hop_length
     s_filter = filter_repeating(mag, width=width, window_frames=window, progress=scaled(progress, 0.0, 0.95))
-    mask_i = np.empty_like(mag)
-    # mask_v is written over s_filter block by block: three spectrograms in memory, not four
-    step = 4096
+    mask_i = np.empty_like(mag) if background else None
+    # mask_v is written over s_filter block by block: no extra spectrogram for it
+    step = 1024  # frames per softmask call: its temporaries stay small
     for a in range(0, mag.shape[-1], step):
         s = mag[..., a:a + step]
         f = s_filter[..., a:a + step]
         diff = s - f
-        mask_i[..., a:a + step] = librosa.util.softmask(f, margin_i * diff, power=power)
+        if background:
+            mask_i[..., a:a + step] = librosa.util.softmask(f, margin_i * diff, power=power)
         f[...] = librosa.util.softmask(diff, margin_v * f, power=power)
     report(progress, 1.0)
     return mask_i, s_filter
@@ -478,21 +504,19 @@ class RepetSimSeparator(Separator):
         self.min_duration_s = 2 * self.width_s + 0.25
 
     def _separate(self, y, sr, *, progress=None):
-        n = y.shape[1]
         stft = dict(n_fft=self.n_fft, hop_length=self.hop_length)
         mid = y.mean(axis=0, dtype=np.float32) if y.shape[0] > 1 else y[0]
-        mag = np.abs(compute_stft(mid, **stft)[0])
-        _, mask_v = compute_repet_sim_masks(
+        # chunked transforms: a whole song never has a complex spectrogram in memory
+        mag = compute_stft_magnitude(mid, **stft)[0]
+        del mid
+        _, mask_v = _repet_sim_masks(
             mag, sr=sr, hop_length=self.hop_length, width_s=self.width_s, margin_i=self.margin_i,
-            margin_v=self.margin_v, power=self.power, window_s=self.window_s, progress=scaled(progress, 0.05, 0.85),
+            margin_v=self.margin_v, power=self.power, window_s=self.window_s, progress=scaled(progress, 0.05, 0.9),
+            background=False,  # the accompaniment is mix - vocals: mask_i is not needed
         )
         del mag
-        vocals = np.empty_like(y)
-        for c in range(y.shape[0]):  # one channel at a time: one complex spectrogram in memory
-            spec = compute_stft(y[c], **stft)[0]
-            spec *= mask_v
-            vocals[c] = compute_istft(spec, length=n, **stft)[0]
-            report(progress, 0.85 + 0.15 * (c + 1) / y.shape[0])
+        vocals = compute_masked_waveform(y, mask_v, **stft)
+        del mask_v  # before the second stem: the peak is the input, two stems and one mask
         return {"vocals": vocals, "accompaniment": y - vocals}
 
 

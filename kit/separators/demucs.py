@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DownloadError, ModelUnavailableError, OptionError
+from ..errors import DownloadError, KitError, ModelUnavailableError, OptionError
 from ..progress import Progress, report
 from .base import Separator
 from .registry import DEMUCS_MODELS
@@ -375,10 +375,14 @@ def _load(source: WeightsSource):
             elif source.kind == "torch_hub":
                 model = _load_torch_hub_files(source)
             else:
-                folder = download_model(source.name)
-                model = _load_hf_files(_from_hf_cache(source.name) or WeightsSource(
-                    source.name, "hf_cache", str(folder), ()))
-        except ModelUnavailableError:
+                download_model(source.name)  # into the Hugging Face cache, where Demucs looks
+                fetched = _from_hf_cache(source.name)
+                if fetched is None:
+                    raise ModelUnavailableError(
+                        f"Downloaded '{source.name}' but cannot find it in the Hugging Face cache; "
+                        + _hint(source.name))
+                model = _load_hf_files(fetched)
+        except KitError:
             raise
         except ImportError as exc:
             if "diffq" in str(exc):

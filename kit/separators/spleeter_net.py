@@ -74,7 +74,7 @@ class DownBlock(nn.Module):
     def forward(self, x):
         # TensorFlow's 'same' padding for kernel 5, stride 2: one row before, two after
         conv = self.conv(F.pad(x, (1, 2, 1, 2)))
-        return conv, F.leaky_relu(self.bn(conv), 0.2)
+        return conv, F.leaky_relu(self.bn(conv), 0.2, inplace=True)  # bn made a new tensor
 
 
 # Which 5x5 transposed-conv taps feed even (0) and odd (1) output rows, as a
@@ -131,7 +131,7 @@ class UpBlock(nn.Module):
         else:
             # undo TensorFlow's 'same' padding: the output is 2n + 3 long, keep [1, 2n + 1)
             x = self.deconv(x)[:, :, 1:-2, 1:-2]
-        return self.dropout(self.bn(F.relu(x)))
+        return self.dropout(self.bn(F.relu(x, inplace=True)))  # x is this block's own output
 
 
 class SpleeterUNet(nn.Module):

@@ -1,8 +1,8 @@
 """The stem cache: separating the same 3-minute song a second time.
 
 Reference: the first call (decode + separate + store). Measured: the second
-call of ``kit.separate`` on the same file (decode + hash + read the stems
-back). Also the same with the song passed as an array (no decoding). The song
+call of ``kit.separate`` on the same file (fingerprint of the file's bytes,
+read the stems back; no decoding). Also the same with the song passed as an array (no decoding). The song
 is the bundled real clip repeated to 3 minutes, saved as MP3.
 
 Run: .venv/bin/python benchmarks/bench_cache.py [--model unet] [--minutes 3]
@@ -53,8 +53,8 @@ def main() -> None:
     print(f"{args.minutes:g}-minute song, model {args.model}, stems {list(a)}, cache entry "
           f"{report['size_mb']:.0f} MB")
     print(f"first call (decode + separate + store): {first:.2f} s")
-    print(f"second call, same file (decode + hash + read): {second:.3f} s")
-    print(f"second call, array input (hash + read): {third:.3f} s")
+    print(f"second call, same file (file hash + read): {second:.3f} s")
+    print(f"second call, array input (sample hash + read): {third:.3f} s")
     print(f"ratio first/second: {first / second:.1f}x from the file, {first / third:.1f}x from an array "
           "(target >= 20x)")
 

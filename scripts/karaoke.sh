@@ -8,5 +8,5 @@ echo "==> kit doctor"
 .venv/bin/kit doctor
 echo "==> making a backing track of the bundled song"
 .venv/bin/kit backing "$(.venv/bin/python -c 'import kit.examples as e; print(e.song_path())')" \
-    --drop vocals -o out/backing_track.mp3
+    --drop vocals --limit -o out/backing_track.mp3
 echo "==> done: out/backing_track.mp3"

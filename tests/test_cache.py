@@ -193,11 +193,11 @@ def test_demucs_is_cached_without_loading_weights_again(demucs_model_dir, tmp_pa
     y, sr = kit.examples.load_song(duration_s=1.0)
     opts = dict(model="htdemucs", model_dir=demucs_model_dir, device="cpu", shifts=0, cache_dir=tmp_path)
     first = kit.separate(y, sr, **opts)
-    monkeypatch.setattr(kd, "_load", lambda source: pytest.fail("weights loaded on a cache hit"))
-    second = kit.separate(y, sr, **opts)
+    with monkeypatch.context() as m:
+        m.setattr(kd, "_load", lambda source: pytest.fail("weights loaded on a cache hit"))
+        second = kit.separate(y, sr, **opts)
     for name in first:
         assert np.array_equal(first[name], second[name])
-    monkeypatch.undo()
     # other settings are another entry
     kit.separate(y, sr, **{**opts, "shifts": 1})
     assert cache.cache_report(cache_dir=tmp_path)["entries"] == 2
@@ -226,3 +226,33 @@ def test_kit_cache_info_and_clear(counting, song, tmp_path):
                          capture_output=True, text=True, check=True).stdout
     assert "Removed 1 separations" in out
     assert cache.cache_report(cache_dir=tmp_path)["entries"] == 0
+
+
+def test_a_file_seen_before_is_not_even_decoded(counting, song, tmp_path, monkeypatch):
+    from kit.separators import api
+
+    y, sr = song
+    path = kit.save(tmp_path / "song.flac", y, sr)
+    first = kit.separate(path, model="counting", cache_dir=tmp_path / "c")
+    with monkeypatch.context() as m:
+        m.setattr(api, "load", lambda *a, **k: pytest.fail("decoded a file the cache knows"))
+        second = kit.separate(path, model="counting", cache_dir=tmp_path / "c")
+    assert counting.calls == 1 and all(np.array_equal(first[k], second[k]) for k in first)
+    # new bytes (same name) are a new song
+    kit.save(path, y * 0.5, sr)
+    kit.separate(path, model="counting", cache_dir=tmp_path / "c")
+    assert counting.calls == 2
+    cache.clear_cache(cache_dir=tmp_path / "c")
+    assert list((tmp_path / "c").iterdir()) == []
+
+
+def test_separate_file_gives_the_file_rate_on_a_hit(counting, song, tmp_path):
+    from kit.separators.api import separate_file
+
+    y, _ = song
+    path = kit.save(tmp_path / "low_rate.wav", y[:, :22050], 22050)
+    sep = CountingSeparator()
+    a, sr_a = separate_file(sep, path, cache_dir=tmp_path / "c")
+    b, sr_b = separate_file(sep, path, cache_dir=tmp_path / "c")
+    assert sr_a == sr_b == 22050 and counting.calls == 1
+    assert np.array_equal(a["low"], b["low"])

@@ -23,7 +23,8 @@ def collect(model_dir=None) -> dict:
     model_dir = model_dir or os.environ.get("KIT_MODEL_DIR")
     report = device_report()
     try:
-        report["ffmpeg"] = f"{find_ffmpeg()} ({ffmpeg_version()})"
+        version = " ".join(ffmpeg_version().split()[:3])  # "ffmpeg version 7.1", not the copyright
+        report["ffmpeg"] = f"{find_ffmpeg()} ({version})"
     except KitError as exc:
         report["ffmpeg"] = f"missing: {exc}"
     models = {}

@@ -15,6 +15,8 @@ def register(sub) -> None:
                    help="output folder (default: separated/MODEL/SONG_NAME)")
     p.add_argument("--format", "-f", default="wav", choices=("wav", "flac", "mp3"),
                    help="stem file format (default: %(default)s; wav keeps 32-bit float)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="separate again even if this song was separated before with the same settings")
     p.set_defaults(func=run)
 
 
@@ -36,15 +38,17 @@ def write_stems(stems: dict, sr: int, out_dir: Path, fmt: str, *, inputs=()) -> 
 
 
 def run(args) -> int:
-    from ..audio import load
     from ..progress import tqdm_progress
+    from ..separators.api import separate_file
     from ..separators.registry import get_separator
 
     # the model first: a wrong name should fail before a long song is decoded
-    separator = get_separator(args.model, **model_options(args))
-    y, sr = load(args.input)
+    options = model_options(args)
+    separator = get_separator(args.model, **options)
     out_dir = Path(args.out) if args.out else Path("separated") / separator.name / Path(args.input).stem
     with tqdm_progress(f"Separating with {separator.name}") as progress:
-        stems = separator.separate(y, sr, progress=progress)
+        # a song separated before (same bytes, model, settings, weights) comes from the stem cache
+        stems, sr = separate_file(separator, args.input, progress=progress, cache=not args.no_cache,
+                                  options=options)
     print_paths(write_stems(stems, sr, out_dir, args.format, inputs=[args.input]))
     return 0

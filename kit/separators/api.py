@@ -11,7 +11,7 @@ from ..errors import OptionError
 from ..progress import Progress, report
 from .registry import get_separator
 
-__all__ = ["separate", "separate_with"]
+__all__ = ["separate", "separate_with", "separate_file"]
 
 
 def separate_with(
@@ -56,6 +56,12 @@ def separate_with(
     >>> sorted(separate_with(kit.get_separator("center"), y, sr, cache=False))
     ['accompaniment', 'vocals']
     """
+    return _separate_cached(separator, y, sr, progress=progress, cache=cache, cache_dir=cache_dir,
+                            options=options)[0]
+
+
+def _separate_cached(separator, y, sr, *, progress, cache, cache_dir, options):
+    """Stems, and the cache key they are stored under (None when not cached)."""
     key = None
     if cache:
         from .. import cache as stem_cache
@@ -67,12 +73,72 @@ def separate_with(
             stems = stem_cache.load_stems(key, cache_dir=cache_dir)
             if stems is not None:
                 report(progress, 1.0)
-                return stems
+                return stems, key
     stems = separator.separate(y, sr, progress=progress)
     if key is not None:
-        stem_cache.store_stems(key, stems, cache_dir=cache_dir,
-                               info={"model": identity["model"], "sr": int(sr)})
-    return stems
+        stored = stem_cache.store_stems(key, stems, cache_dir=cache_dir,
+                                        info={"model": identity["model"], "sr": int(sr)})
+        key = key if stored is not None else None
+    return stems, key
+
+
+def separate_file(
+    separator,
+    path,
+    *,
+    progress: Progress = None,
+    cache: bool = True,
+    cache_dir=None,
+    options: dict | None = None,
+) -> tuple[dict[str, np.ndarray], int]:
+    """Separate a song file with a separator already built, using the stem cache.
+
+    A file separated before is found by the fingerprint of its bytes, so it
+    is not even decoded again. ``kit separate`` uses this.
+
+    Parameters
+    ----------
+    separator : kit.separators.base.Separator
+    path : str or Path
+        Any audio file :func:`kit.load` reads.
+    progress, cache, cache_dir, options
+        As for :func:`separate_with`.
+
+    Returns
+    -------
+    stems : dict of str to np.ndarray, float32, shape (channels, samples)
+    sr : int
+        The file's sample rate, which the stems have.
+
+    Examples
+    --------
+    >>> import kit
+    >>> from kit.separators.api import separate_file
+    >>> stems, sr = separate_file(kit.get_separator("center"), kit.examples.song_path(), cache=False)
+    >>> sorted(stems), sr
+    (['accompaniment', 'vocals'], 44100)
+    """
+    alias = identity = None
+    if cache:
+        from .. import cache as stem_cache
+
+        identity = stem_cache.separator_identity(separator, options)
+        if identity is not None:
+            try:
+                alias = stem_cache.make_key(stem_cache.hash_file(path), identity)
+            except OSError:  # missing or unreadable: kit.load below says so properly
+                alias = None
+            if alias is not None:
+                hit = stem_cache.load_alias(alias, cache_dir=cache_dir)
+                if hit is not None:
+                    report(progress, 1.0)
+                    return hit
+    y, sr = load(path)
+    stems, key = _separate_cached(separator, y, sr, progress=progress, cache=cache, cache_dir=cache_dir,
+                                  options=options)
+    if alias is not None and key is not None:
+        stem_cache.store_alias(alias, key, sr, cache_dir=cache_dir)
+    return stems, sr
 
 
 def separate(
@@ -126,12 +192,14 @@ def separate(
     --------
     notebooks/05_neural_separation.ipynb
     """
-    if isinstance(audio, (str, os.PathLike)):
-        y, sr = load(audio)
-    else:
+    if not isinstance(audio, (str, os.PathLike)):
         if sr is None:
             raise OptionError("kit.separate got an array but no sample rate; call kit.separate(y, sr, ...).")
         y = check_audio(audio)
+        separator = get_separator(model, device=device, **options)
+        return separate_with(separator, y, sr, progress=progress, cache=cache, cache_dir=cache_dir,
+                             options=options)
+    # the model first: a wrong name should fail before a long song is decoded
     separator = get_separator(model, device=device, **options)
-    return separate_with(separator, y, sr, progress=progress, cache=cache, cache_dir=cache_dir,
-                         options=options)
+    return separate_file(separator, audio, progress=progress, cache=cache, cache_dir=cache_dir,
+                         options=options)[0]

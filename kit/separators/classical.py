@@ -548,7 +548,7 @@ def make_separator(name: str, **options) -> Separator:
     return _CLASSES[name](**kwargs)
 
 
-def stems_for(name: str) -> tuple[str, ...]:
+def stems_for(name: str, **options) -> tuple[str, ...]:
     """Stem names of a classical method with its default settings."""
     _check_name(name)
     return _STEMS[name]

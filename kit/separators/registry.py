@@ -53,7 +53,7 @@ def _family(name: str, model_dir=None):
 
 def stems_for(name: str, *, model_dir=None) -> tuple[str, ...]:
     """The stem names a model produces, without loading it."""
-    return tuple(_family(name, model_dir).stems_for(name))
+    return tuple(_family(name, model_dir).stems_for(name, model_dir=model_dir))
 
 
 def offline_status(name: str, **options) -> tuple[bool, str]:

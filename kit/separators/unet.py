@@ -299,7 +299,7 @@ def make_separator(name: str = "unet", **options) -> UNetSeparator:
     return UNetSeparator(**kwargs)
 
 
-def stems_for(name: str = "unet") -> tuple[str, ...]:
+def stems_for(name: str = "unet", **options) -> tuple[str, ...]:
     """Stem names of ``unet`` (no weights are loaded)."""
     return STEMS
 

@@ -70,3 +70,21 @@ def test_doctor_reports_device_ffmpeg_and_models():
 
     report = json.loads(proc.stdout)
     assert set(report["models"]) >= {"unet", "htdemucs", "repet", "hpss", "center"}
+
+
+@pytest.mark.parametrize("model", ["unet", "repet"])
+def test_too_short_for_the_method_is_a_clean_failure(tmp_path, model):
+    clip = tmp_path / "blip.wav"
+    kit.save(clip, np.full((2, 441), 0.1, np.float32), 44100)  # 10 ms
+    out = tmp_path / "stems"
+    proc = run_kit("separate", clip, "--model", model, "--out", out)
+    assert_clean_failure(proc, "needs at least")
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_center_on_mono_says_why_and_what_to_use(tmp_path):
+    clip = tmp_path / "mono.wav"
+    kit.save(clip, np.random.default_rng(0).standard_normal((1, 44100)).astype(np.float32) * 0.1, 44100)
+    proc = run_kit("separate", clip, "--model", "center", "--out", tmp_path / "o")
+    assert_clean_failure(proc, "unet")
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())

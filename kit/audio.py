@@ -31,10 +31,15 @@ __all__ = [
     "check_audio",
     "check_output_path",
     "atomic_output",
+    "check_input_path",
+    "parse_wav_stream",
     "SAVE_FORMATS",
+    "AUDIO_EXTENSIONS",
 ]
 
 SAVE_FORMATS = ("wav", "flac", "mp3")
+# File endings treated as audio when a folder of stems is read (load itself takes any format FFmpeg reads)
+AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".opus", ".aiff", ".aif")
 
 # Lines FFmpeg prints when the data itself is damaged (as opposed to notices).
 _DAMAGE = re.compile(
@@ -45,7 +50,8 @@ _DAMAGE = re.compile(
 _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
 
 
-def _check_input_path(path: Path) -> None:
+def check_input_path(path: Path) -> None:
+    """Refuse a missing, folder or empty input path with one clear line (before any slow work)."""
     if not path.exists():
         raise InputFileError(f"No such file: '{path}'. Check the path and the file name.")
     if path.is_dir():
@@ -54,8 +60,8 @@ def _check_input_path(path: Path) -> None:
         raise InputFileError(f"'{path}' is empty (0 bytes). Download or export it again.")
 
 
-def _parse_wav_stream(data: bytes, path: Path) -> tuple[np.ndarray, int]:
-    """Read FFmpeg's float WAV from a pipe (its size fields are placeholders)."""
+def parse_wav_stream(data: bytes, path: Path) -> tuple[np.ndarray, int]:
+    """Read FFmpeg's float WAV from a pipe (its size fields are placeholders); ``path`` names it in errors."""
     if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         raise InputFileError(f"'{path}' could not be decoded as audio. Is it a sound file?")
     pos, channels, sr = 12, None, None
@@ -94,7 +100,7 @@ def _decode(path: Path, extra_out: list[str], start_s, duration_s) -> tuple[np.n
             f"'{path}' is not an audio file FFmpeg can read ({msg.split(': ', 1)[-1]}). "
             "Check that it is a song file (mp3, wav, flac, m4a, ogg, ...)."
         ) from None
-    y, sr = _parse_wav_stream(proc.stdout, path)
+    y, sr = parse_wav_stream(proc.stdout, path)
     damage = [ln for ln in proc.stderr.splitlines() if _DAMAGE.search(ln)]
     declared = _DURATION.search(proc.stderr)
     if declared and "estimating duration" not in proc.stderr.lower():
@@ -156,7 +162,7 @@ def load(
     notebooks/01_sound_and_spectrograms.ipynb
     """
     path = Path(path)
-    _check_input_path(path)
+    check_input_path(path)
     if start_s is not None and start_s < 0:
         raise OptionError(f"start_s={start_s} is negative; give a start time of 0 s or more.")
     if duration_s is not None and duration_s <= 0:

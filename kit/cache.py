@@ -186,19 +186,14 @@ def load_alias(alias: str, *, cache_dir=None) -> tuple[dict[str, np.ndarray], in
 
 def store_alias(alias: str, key: str, sr: int, *, cache_dir=None) -> None:
     """Point ``alias`` at entry ``key`` of rate ``sr`` (a few bytes on disk; written atomically)."""
+    from .audio import atomic_output
+
     folder = resolve_cache_dir(cache_dir)
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{alias[:12]}.", suffix=".partial", dir=folder)
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{key} {int(sr)}")
-        os.replace(tmp, folder / f"{alias}{_ALIAS}")
-        tmp = None
+        with atomic_output(folder / f"{alias}{_ALIAS}") as tmp:
+            tmp.write_text(f"{key} {int(sr)}")
     except OSError:  # an alias is only a shortcut: without it the file is decoded again
         pass
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
 
 
 def store_stems(key: str, stems: dict[str, np.ndarray], *, cache_dir=None, info: dict | None = None) -> Path | None:

@@ -261,9 +261,9 @@ def _pipe_args(y: np.ndarray, sr: int) -> tuple[list[str], memoryview]:
 
 
 def _read_pipe_wav(proc) -> np.ndarray:
-    from .audio import _parse_wav_stream
+    from .audio import parse_wav_stream
 
-    return _parse_wav_stream(proc.stdout, Path("limiter output"))[0]
+    return parse_wav_stream(proc.stdout, Path("limiter output"))[0]
 
 
 def apply_limiter(y: np.ndarray, sr: int, *, ceiling_db: float = -1.0, release_ms: float = 50.0) -> np.ndarray:
@@ -584,13 +584,13 @@ def write_backing_track(
     --------
     make_backing_track : the same on arrays.
     """
-    from .pitch import _check_semitones, shift_pitch, trim
+    from .pitch import check_semitones, shift_pitch, trim
 
     _check_method(method)
     names = [str(k) for k in stems]
     kept, dropped = select_stems(names, drop=drop, keep=keep)
     gains = check_gains(gains_db, available=names, kept=kept)
-    semitones = _check_semitones(semitones)
+    semitones = check_semitones(semitones)
     if limit:
         _check_ceiling(ceiling_db)
     if method == "minus" and mixture is None:

@@ -18,17 +18,17 @@ from pathlib import Path
 
 import numpy as np
 
+from .audio import AUDIO_EXTENSIONS
 from .errors import InputFileError, OptionError
 
 __all__ = ["MUSDB_STEMS", "MUSDB_SUBSETS", "find_musdb_tracks", "load_musdb_track"]
 
 MUSDB_STEMS = ("drums", "bass", "other", "vocals")
 MUSDB_SUBSETS = ("train", "test")
-_EXTS = (".wav", ".flac", ".aiff", ".aif", ".mp3", ".ogg", ".m4a")
 
 
 def _stem_file(track_dir: Path, name: str) -> Path | None:
-    for ext in _EXTS:
+    for ext in AUDIO_EXTENSIONS:
         p = track_dir / f"{name}{ext}"
         if p.is_file():
             return p

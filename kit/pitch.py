@@ -36,7 +36,7 @@ _CALIBRATION_S = 16.0
 _CLICK_PERIOD_S = 0.5
 
 
-def _check_semitones(semitones) -> float:
+def check_semitones(semitones) -> float:
     try:
         value = float(semitones)
     except (TypeError, ValueError):
@@ -141,7 +141,7 @@ def shift_pitch(y: np.ndarray, sr: int, *, semitones: float, progress: Progress 
     --------
     notebooks/NN_karaoke_maker.ipynb
     """
-    semitones = _check_semitones(semitones)
+    semitones = check_semitones(semitones)
     y = check_audio(y, what="The audio to shift")
     n = y.shape[1]
     if semitones == 0.0:

@@ -71,10 +71,10 @@ def default_output(song: Path, dropped, *, semitones: float = 0.0, ext: str = "m
 
 
 def run(args) -> int:
-    from ..audio import check_output_path, load
+    from ..audio import check_input_path, check_output_path, load
     from ..errors import InputFileError, OptionError
     from ..mix import check_gains, select_stems, write_backing_track
-    from ..pitch import _check_semitones, check_section
+    from ..pitch import check_section, check_semitones
     from ..progress import tqdm_progress
     from ..separators.api import separate
     from ..separators.registry import best_available_model, stems_for
@@ -83,8 +83,7 @@ def run(args) -> int:
     if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", args.input):
         raise InputFileError(f"'{args.input}' is a web address; download it first with `kit fetch URL`, "
                              "then give the file it prints.")
-    if not song.is_file():
-        raise InputFileError(f"No such file: '{song}'. Check the path and the file name.")
+    check_input_path(song)
     opts = model_options(args)
     model = args.model if args.model != "auto" else best_available_model(**opts)
 
@@ -98,7 +97,7 @@ def run(args) -> int:
             raise
         raise OptionError(f"{str(exc).rstrip('.')}; --model auto picked '{model}', the best model usable "
                           "here now; name another with --model (see `kit doctor`).") from None
-    semitones = _check_semitones(args.semitones)
+    semitones = check_semitones(args.semitones)
     if args.lufs is not None and not math.isfinite(args.lufs):
         raise OptionError(f"--lufs {args.lufs} is not a loudness; give e.g. --lufs -14.")
     out = Path(args.output) if args.output else default_output(song, dropped, semitones=semitones)

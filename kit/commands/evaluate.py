@@ -7,7 +7,6 @@ from pathlib import Path
 # A gap this small between reference and estimate lengths is codec padding or
 # resampling; anything longer means the files are not the same clip.
 MAX_TRIM_S = 1.0
-_AUDIO_EXTS = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".opus", ".aiff", ".aif")
 
 
 def register(sub) -> None:
@@ -28,13 +27,14 @@ def register(sub) -> None:
 
 
 def _stem_files(folder: Path, what: str) -> dict[str, Path]:
+    from ..audio import AUDIO_EXTENSIONS
     from ..errors import InputFileError
 
     if not folder.is_dir():
         raise InputFileError(f"The {what} folder '{folder}' does not exist; give a folder of stem files.")
     files: dict[str, Path] = {}
     for p in sorted(folder.iterdir()):
-        if p.is_file() and p.suffix.lower() in _AUDIO_EXTS and not p.name.startswith("."):
+        if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS and not p.name.startswith("."):
             if p.stem in files:
                 raise InputFileError(
                     f"Two {what} files for stem '{p.stem}': '{files[p.stem].name}' and '{p.name}'; keep one."

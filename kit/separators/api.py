@@ -192,14 +192,13 @@ def separate(
     --------
     notebooks/05_neural_separation.ipynb
     """
-    if not isinstance(audio, (str, os.PathLike)):
-        if sr is None:
-            raise OptionError("kit.separate got an array but no sample rate; call kit.separate(y, sr, ...).")
-        y = check_audio(audio)
-        separator = get_separator(model, device=device, **options)
-        return separate_with(separator, y, sr, progress=progress, cache=cache, cache_dir=cache_dir,
-                             options=options)
+    is_path = isinstance(audio, (str, os.PathLike))
+    if not is_path and sr is None:
+        raise OptionError("kit.separate got an array but no sample rate; call kit.separate(y, sr, ...).")
     # the model first: a wrong name should fail before a long song is decoded
     separator = get_separator(model, device=device, **options)
+    if not is_path:
+        return separate_with(separator, check_audio(audio), sr, progress=progress, cache=cache,
+                             cache_dir=cache_dir, options=options)
     return separate_file(separator, audio, progress=progress, cache=cache, cache_dir=cache_dir,
                          options=options)[0]

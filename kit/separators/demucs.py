@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..audio import atomic_output
 from ..errors import DownloadError, KitError, ModelUnavailableError, OptionError
 from ..progress import Progress, report
 from .base import Separator
@@ -830,9 +831,8 @@ def offline_status(name: str, **options) -> tuple[bool, str]:
 # --- downloading --------------------------------------------------------------
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def _download_hf(name: str, to: Path) -> list[Path]:
@@ -891,13 +891,9 @@ def _download_aws(name: str, to: Path) -> list[Path]:
         filename = url.rsplit("/", 1)[-1]
         target = to / filename
         if not target.is_file():
-            tmp = to / f".{filename}.partial"
-            try:
+            with atomic_output(target) as tmp:
                 torch.hub.download_url_to_file(url, str(tmp), hash_prefix=filename.rsplit("-", 1)[1][:-3],
                                                progress=True)
-                os.replace(tmp, target)
-            finally:
-                tmp.unlink(missing_ok=True)
         written.append(target)
     yaml_out = to / f"{name}.yaml"
     _atomic_write_bytes(yaml_out, yaml_src.read_bytes())

@@ -31,7 +31,7 @@ _EXPORTS = {
 }
 _SUBMODULES = {
     "audio", "errors", "ffmpeg", "examples", "devices", "spectral", "masks", "separators",
-    "cache", "mix", "pitch", "fetch", "musdb", "plot", "ui", "cli", "progress",
+    "cache", "mix", "pitch", "fetch", "musdb", "plot", "ui", "cli", "progress", "automix", "train",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -7,12 +7,13 @@ and ``offline_status(name, **options) -> (usable: bool, detail: str)``.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 
 from ..errors import OptionError
 
 __all__ = [
-    "get_separator", "list_models", "stems_for", "offline_status", "best_available_model",
+    "get_separator", "list_models", "stems_for", "offline_status", "best_available_model", "normalize_model_name",
     "DEMUCS_MODELS", "CLASSICAL_MODELS",
 ]
 
@@ -48,16 +49,36 @@ def _family(name: str, model_dir=None):
     demucs = importlib.import_module("kit.separators.demucs")
     if hasattr(demucs, "is_local_model") and demucs.is_local_model(name, model_dir=model_dir):
         return demucs
-    raise OptionError(f"Unknown model '{name}'; choose one of: {', '.join(list_models())}.")
+    close = difflib.get_close_matches(str(name).lower(), list_models(), n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    raise OptionError(f"Unknown model '{name}'; {hint}choose one of: {', '.join(list_models())}.")
+
+
+def normalize_model_name(name: str, *, model_dir=None) -> str:
+    """The model name as kit spells it: ``"UNet"`` -> ``"unet"``; a custom local model keeps its case.
+
+    Examples
+    --------
+    >>> from kit.separators.registry import normalize_model_name
+    >>> normalize_model_name(" HTDemucs_6s ")
+    'htdemucs_6s'
+    """
+    text = str(name).strip()
+    low = text.lower()
+    if low in _FAMILY or low == "auto":
+        return low
+    return text
 
 
 def stems_for(name: str, *, model_dir=None) -> tuple[str, ...]:
     """The stem names a model produces, without loading it."""
+    name = normalize_model_name(name, model_dir=model_dir)
     return tuple(_family(name, model_dir).stems_for(name, model_dir=model_dir))
 
 
 def offline_status(name: str, **options) -> tuple[bool, str]:
     """Whether ``name`` can run right now without network, and why (one line)."""
+    name = normalize_model_name(name, model_dir=options.get("model_dir"))
     return _family(name, options.get("model_dir")).offline_status(name, **options)
 
 
@@ -87,6 +108,7 @@ def get_separator(name: str = "auto", **options):
     -------
     separator : kit.separators.base.Separator
     """
+    name = normalize_model_name(name, model_dir=options.get("model_dir"))
     if name == "auto":
         name = best_available_model(**options)
     return _family(name, options.get("model_dir")).make_separator(name, **options)

@@ -137,7 +137,7 @@ def test_select_stems_keeps_model_order():
 
 def test_clipping_is_reported_not_hidden(song6):
     _, stems = song6
-    with pytest.warns(KitWarning, match=r"peaks at \+\d+\.\d dBFS.*--limit") as rec:
+    with pytest.warns(KitWarning, match=r"peaks at \+\d+\.\d dBFS.*limit=True") as rec:
         loud = make_backing_track(stems, drop="vocals", gains_db={"drums": 12})
     expected = make_backing_track(stems, drop="vocals") + (10 ** (12 / 20) - 1) * stems["drums"]
     np.testing.assert_allclose(loud, expected, atol=1e-5)  # not clipped, not rescaled

@@ -180,10 +180,27 @@ def fetch_audio(
     except ImportError:
         raise DownloadError("Downloading needs the yt-dlp package: pip install yt-dlp") from None
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DownloadError(f"'{out_dir}' is a file; give a folder for the download with -o.")
+    # the folders this call creates; a failed download removes them again
+    created = [d for d in [out_dir, *out_dir.parents] if not d.exists()][::-1]
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DownloadError(f"Cannot create the folder '{out_dir}' ({exc.strerror}); choose another with -o.") from None
+    try:
+        return _download(url, out_dir, progress=progress, timeout_s=timeout_s, retries=retries, yt_dlp=yt_dlp)
+    except BaseException:
+        for folder in reversed(created):
+            try:
+                folder.rmdir()  # only if empty: never anything the user put there meanwhile
+            except OSError:
+                break
+        raise
+
+
+def _download(url: str, out_dir: Path, *, progress, timeout_s, retries, yt_dlp) -> Path:
+    """The yt-dlp part of :func:`fetch_audio`, into an existing folder."""
     if not os.access(out_dir, os.W_OK):
         raise DownloadError(f"Cannot write in '{out_dir}'; choose another folder with -o.")
 

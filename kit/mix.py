@@ -240,13 +240,13 @@ def warn_if_clipping(y: np.ndarray | None = None, *, peak: float | None = None,
         head = f"{what} peaks at {_peak_dbfs(peak):+.1f} dBFS, above full scale"
         if ext == "wav":
             head += ": the float .wav keeps the peaks, but players and encoders will clip them"
-            py = "Turn stems down (gains_db={'drums': -3}) or add the limiter (limit=True)."
-            cli = "Turn stems down (--gain drums=-3) or add the limiter (--limit)."
+            py = "Turn stems down (gains_db={STEM: -6}) or add the limiter (limit=True)."
+            cli = "Turn stems down (--gain STEM=-6) or add the limiter (--limit)."
         else:
             head += f": it clips in {'the .' + ext + ' file' if ext else 'mp3/flac files'} and in players"
-            py = ("Turn stems down (gains_db={'drums': -3}), add the limiter (limit=True), "
+            py = ("Turn stems down (gains_db={STEM: -6}), add the limiter (limit=True), "
                   "or write .wav (32-bit float keeps the peaks).")
-            cli = "Turn stems down (--gain drums=-3), add the limiter (--limit), or write .wav (-o NAME.wav)."
+            cli = "Turn stems down (--gain STEM=-6), add the limiter (--limit), or write .wav (-o NAME.wav)."
         warnings.warn(MixWarning(f"{head}. {py}", cli_text=f"{head}. {cli}"), stacklevel=3)
     return peak
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..devices import DEVICE_CHOICES
 
-__all__ = ["add_model_options", "model_options", "add_input", "print_paths"]
+__all__ = ["add_model_options", "model_options", "add_input", "print_paths", "say", "separation_progress",
+           "say_replaced"]
 
 
 def add_input(parser) -> None:
@@ -37,3 +40,39 @@ def model_options(args) -> dict:
 def print_paths(paths) -> None:
     for p in paths:
         print(str(p))
+
+
+def say(text: str) -> None:
+    """One line on stderr, ``kit: ...``, written so that a progress bar on the terminal stays intact."""
+    from tqdm.auto import tqdm
+
+    tqdm.write(f"kit: {text}", file=sys.stderr)
+
+
+def say_replaced(paths) -> None:
+    """``kit: replaced PATH`` for each path: kit writes over an output file it is told to, and says so."""
+    for p in paths:
+        say(f"replaced {p}")
+
+
+@contextmanager
+def separation_progress(separator):
+    """A progress callback that first says which model runs on which device, then draws the bar.
+
+    The line comes with the first progress report, that is after the input was
+    decoded and checked: a bad file gets its one error line and nothing else.
+    A first report of 1.0 means the stems came from the stem cache.
+    """
+    from ..progress import tqdm_progress
+
+    said = []
+    device = getattr(separator, "device", None) or "cpu"
+    with tqdm_progress(f"Separating with {separator.name}") as bar:
+        def progress(fraction: float) -> None:
+            if not said:
+                cached = " (stems from the cache)" if fraction >= 1.0 else ""
+                say(f"separating with {separator.name} on {device}{cached}")
+                said.append(True)
+            bar(fraction)
+
+        yield progress

@@ -7,7 +7,7 @@ import os
 import re
 from pathlib import Path
 
-from ._common import add_input, add_model_options, model_options
+from ._common import add_input, add_model_options, model_options, say_replaced, separation_progress
 
 _GAIN = re.compile(r"^\s*([A-Za-z][\w-]*)\s*=\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(?:db|dB|DB)?\s*$")
 
@@ -41,7 +41,8 @@ def register(sub) -> None:
     p.add_argument("--lufs", type=float, default=None, metavar="X",
                    help="set the loudness to X LUFS with one gain (e.g. -14; add --limit if it then clips)")
     p.add_argument("--output", "-o", default=None, metavar="OUT",
-                   help="output file, .mp3/.wav/.flac (default: 'SONG (no STEMS).mp3' in the current folder)")
+                   help="output file, .mp3/.wav/.flac, or a folder for the default name (default: "
+                        "'SONG (no STEMS).mp3' in the current folder); an existing file is replaced")
     p.add_argument("--no-cache", action="store_true", help="do not read or store stems in the stem cache")
     p.set_defaults(func=run)
 
@@ -70,14 +71,33 @@ def default_output(song: Path, dropped, *, semitones: float = 0.0, ext: str = "m
     return Path.cwd() / f"{song.stem} ({label}).{ext}"
 
 
+def output_path(output, song: Path, dropped, *, semitones: float = 0.0) -> Path:
+    """Where -o points: a file, or a folder (existing, or written with a trailing slash) for the default name."""
+    from ..audio import SAVE_FORMATS
+    from ..errors import OptionError
+
+    if not output:
+        return default_output(song, dropped, semitones=semitones)
+    out = Path(output)
+    if out.is_dir():
+        return out / default_output(song, dropped, semitones=semitones).name
+    if str(output).endswith(("/", os.sep)):
+        raise OptionError(f"The folder '{output}' does not exist; create it first, or give a file name "
+                          f"such as -o karaoke.mp3.")
+    if not out.suffix:
+        raise OptionError(f"-o '{output}' has no file ending; give a file name such as '{out}.mp3' "
+                          f"({', '.join('.' + f for f in SAVE_FORMATS)}) or an existing folder.")
+    return out
+
+
 def run(args) -> int:
     from ..audio import check_input_path, check_output_path, load
     from ..errors import InputFileError, OptionError
     from ..mix import check_gains, select_stems, write_backing_track
     from ..pitch import check_section, check_semitones
     from ..progress import tqdm_progress
-    from ..separators.api import separate
-    from ..separators.registry import best_available_model, stems_for
+    from ..separators.api import separate_with
+    from ..separators.registry import best_available_model, get_separator, normalize_model_name, stems_for
 
     song = Path(args.input)
     if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", args.input):
@@ -85,7 +105,9 @@ def run(args) -> int:
                              "then give the file it prints.")
     check_input_path(song)
     opts = model_options(args)
-    model = args.model if args.model != "auto" else best_available_model(**opts)
+    model = normalize_model_name(args.model, model_dir=opts.get("model_dir"))
+    auto = model == "auto"
+    model = best_available_model(**opts) if auto else model
 
     # Every cheap check before the slow part: a typo must not cost a separation.
     available = stems_for(model, model_dir=opts.get("model_dir"))
@@ -93,14 +115,14 @@ def run(args) -> int:
         kept, dropped = select_stems(available, drop=args.drop, keep=args.keep, model=model)
         gains = check_gains(parse_gains(args.gain), available=available, kept=kept, model=model)
     except OptionError as exc:
-        if args.model != "auto":
+        if not auto:
             raise
         raise OptionError(f"{str(exc).rstrip('.')}; --model auto picked '{model}', the best model usable "
                           "here now; name another with --model (see `kit doctor`).") from None
     semitones = check_semitones(args.semitones)
     if args.lufs is not None and not math.isfinite(args.lufs):
         raise OptionError(f"--lufs {args.lufs} is not a loudness; give e.g. --lufs -14.")
-    out = Path(args.output) if args.output else default_output(song, dropped, semitones=semitones)
+    out = output_path(args.output, song, dropped, semitones=semitones)
     out = check_output_path(out, inputs=[song])
     if not os.access(out.absolute().parent, os.W_OK):
         raise OptionError(f"Cannot write in '{out.absolute().parent}'; choose another place with -o.")
@@ -112,14 +134,19 @@ def run(args) -> int:
         end_s = None if end_s is None else b / sr  # already clipped to the song, with a note
     # The whole song is separated (and cached) even for a section: trying other
     # sections, gains or keys afterwards then costs no separation at all.
-    with tqdm_progress(f"Separating with {model}") as progress:
-        stems = separate(y, sr, model=model, progress=progress, cache=not args.no_cache, **opts)
+    separator = get_separator(model, **opts)
+    with separation_progress(separator) as progress:
+        stems = separate_with(separator, y, sr, progress=progress, cache=not args.no_cache,
+                              options={k: v for k, v in opts.items() if k != "device"})
+    replacing = out.exists()
     with tqdm_progress("Writing the backing track") as progress:
         path = write_backing_track(
             stems, out, sr=sr, keep=kept, gains_db=gains, method=args.method,
             mixture=y if args.method == "minus" else None, start_s=start_s, end_s=end_s,
             semitones=semitones, target_lufs=args.lufs, limit=args.limit, ceiling_db=args.ceiling,
-            inputs=[song], progress=progress,
+            inputs=[song], progress=progress, model=model,
         )
+    if replacing:
+        say_replaced([path])
     print(str(path))
     return 0

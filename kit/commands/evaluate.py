@@ -30,6 +30,10 @@ def _stem_files(folder: Path, what: str) -> dict[str, Path]:
     from ..audio import AUDIO_EXTENSIONS
     from ..errors import InputFileError
 
+    flag = "--reference" if what == "reference" else "--estimate"
+    if folder.is_file():
+        raise InputFileError(f"{flag} '{folder}' is a file; give the folder that holds the {what} stems "
+                             "(vocals.wav, drums.wav, ...).")
     if not folder.is_dir():
         raise InputFileError(f"The {what} folder '{folder}' does not exist; give a folder of stem files.")
     files: dict[str, Path] = {}

@@ -44,13 +44,18 @@ def run_list(args) -> int:
 
 
 def run_download(args) -> int:
+    import difflib
+
     from ..errors import OptionError
     from ..separators.demucs import download_model
     from ..separators.registry import DEMUCS_MODELS
 
+    args.names = [n.strip().lower() for n in args.names]
     unknown = [n for n in args.names if n not in DEMUCS_MODELS]
     if unknown:
-        raise OptionError(f"Cannot download {', '.join(unknown)}: only Demucs models are downloaded "
+        close = [c for n in unknown for c in difflib.get_close_matches(n, DEMUCS_MODELS, n=1)]
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        raise OptionError(f"Cannot download {', '.join(unknown)}: {hint}only Demucs models are downloaded "
                           f"({', '.join(DEMUCS_MODELS)}); unet and the classical methods need no download.")
     for name in args.names:
         folder = download_model(name, to=args.to)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import add_input, add_model_options, model_options, print_paths
+from ._common import add_input, add_model_options, model_options, print_paths, say_replaced, separation_progress
 
 
 def register(sub) -> None:
@@ -21,24 +21,45 @@ def register(sub) -> None:
 
 
 def write_stems(stems: dict, sr: int, out_dir: Path, fmt: str, *, inputs=()) -> list[Path]:
-    """Save every stem as out_dir/<stem>.<fmt>; on any failure remove what this call wrote."""
+    """Save every stem as out_dir/<stem>.<fmt>; on any failure remove what this call wrote.
+
+    Stem files already there are replaced, and each is named on stderr (``kit: replaced ...``).
+    """
     from ..audio import check_output_path, save
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    created = _make_folder(out_dir)
     targets = {name: check_output_path(out_dir / f"{name}.{fmt}", inputs=inputs) for name in stems}
+    existing = [path for path in targets.values() if path.exists()]
     written = []
     try:
         for name, path in targets.items():
             written.append(save(path, stems[name], sr))
     except BaseException:
         for path in written:
-            path.unlink(missing_ok=True)
+            if path not in existing:
+                path.unlink(missing_ok=True)
+        for folder in reversed(created):  # only folders this call made, and only if still empty
+            try:
+                folder.rmdir()
+            except OSError:
+                break
         raise
+    say_replaced(existing)
     return written
 
 
+def _make_folder(out_dir: Path) -> list[Path]:
+    """Create out_dir (and missing parents); return the folders created, outermost first."""
+    from ..errors import OptionError
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OptionError(f"--out '{out_dir}' is a file; give a folder for the stems, e.g. --out stems/.")
+    missing = [d for d in [out_dir, *out_dir.parents] if not d.exists()]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return list(reversed(missing))
+
+
 def run(args) -> int:
-    from ..progress import tqdm_progress
     from ..separators.api import separate_file
     from ..separators.registry import get_separator
 
@@ -46,7 +67,7 @@ def run(args) -> int:
     options = model_options(args)
     separator = get_separator(args.model, **options)
     out_dir = Path(args.out) if args.out else Path("separated") / separator.name / Path(args.input).stem
-    with tqdm_progress(f"Separating with {separator.name}") as progress:
+    with separation_progress(separator) as progress:
         # a song separated before (same bytes, model, settings, weights) comes from the stem cache
         stems, sr = separate_file(separator, args.input, progress=progress, cache=not args.no_cache,
                                   options=options)

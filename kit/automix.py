@@ -773,6 +773,8 @@ def automix(
         rep["notes"].append(f"Your recording is {abs(diff_s):.1f} s {'longer' if diff_s > 0 else 'shorter'} than "
                             f"the backing; {'the end was cut' if diff_s > 0 else 'silence was added at the end'}.")
         vocal = _fit_length(vocal, n)
+    # measure the voice as it will sound: in the middle of the mix, i.e. in every channel of the backing
+    vocal = np.ascontiguousarray(np.broadcast_to(vocal, backing.shape), dtype=np.float32)
     report(progress, 0.1)
 
     backing_analysis = backing

@@ -1,0 +1,299 @@
+"""kit.automix: each mixing rule checked where the answer is known.
+
+Signals: the synthetic multitrack's true stems (kit.examples.make_multitrack) and
+test signals built here with known delays, loudness ranges and band levels.
+Loudness is cross-checked with pyloudnorm and true peak with a 4x oversampled
+peak computed here, not only with the numbers the report gives.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pedalboard
+import pyloudnorm
+import pytest
+from scipy import signal
+
+import kit
+from kit.automix import (
+    MAX_LRA_LU,
+    add_reverb,
+    align_vocal,
+    apply_noise_gate,
+    balance_levels,
+    compress_vocal,
+    format_report,
+    unmask_vocal,
+)
+from kit.eq import compute_band_levels
+from kit.errors import AudioContentError, KitError
+from kit.loudness import measure_lra
+from kit.reverb import DAMPING, compute_reverb_time, measure_rt60
+
+SR = 44100
+
+
+def lufs(y, sr=SR):
+    return pyloudnorm.Meter(sr).integrated_loudness(np.asarray(y, np.float64).T)
+
+
+def oversampled_peak_db(y):
+    up = signal.resample_poly(np.asarray(y, np.float64), 4, 1, axis=-1)
+    return 20 * math.log10(np.max(np.abs(up)))
+
+
+@pytest.fixture(scope="module")
+def song():
+    """6 s synthetic song at 120 BPM: a true vocal stem and the backing it sits in."""
+    _, stems = kit.examples.make_multitrack(6.0, SR, tempo_bpm=120.0)
+    backing = stems["drums"] + stems["bass"] + stems["other"]
+    return stems["vocals"], backing
+
+
+def delay(y, n):
+    return np.pad(y, ((0, 0), (n, 0)))[:, : y.shape[1]] if n >= 0 else np.pad(y[:, -n:], ((0, 0), (0, -n)))
+
+
+# --- 1. timing ----------------------------------------------------------------------
+
+
+def test_vocal_delayed_50_ms_is_realigned_to_the_sample(song):
+    vocal, backing = song
+    n = int(0.050 * SR)  # 2205 samples
+    rng = np.random.default_rng(1)
+    recorded = delay(vocal, n) * 0.3 + rng.standard_normal(vocal.shape).astype(np.float32) * 1e-4
+    aligned, info = align_vocal(recorded, vocal, SR, against="the original vocal")
+    assert info["offset_samples"] == n and info["offset_ms"] == pytest.approx(50.0) and info["shifted"]
+    np.testing.assert_array_equal(aligned[:, : -n], recorded[:, n:])
+    assert "50.0 ms late" in info["summary"]
+    # through the whole chain, with the original vocal as the reference
+    _, report = kit.automix(recorded, backing, SR, reference_vocal=vocal, compress=False, eq=False, reverb=False)
+    assert report["alignment"]["offset_samples"] == n
+
+
+def test_early_vocal_is_moved_later(song):
+    vocal, _ = song
+    _, info = align_vocal(delay(vocal, -1323), vocal, SR)
+    assert info["offset_samples"] == -1323 and "early" in info["summary"]
+
+
+def test_unrelated_reference_leaves_the_vocal_alone(song):
+    vocal, _ = song
+    noise = np.random.default_rng(2).standard_normal(vocal.shape).astype(np.float32)
+    out, info = align_vocal(vocal, noise, SR)
+    assert not info["shifted"] and info["offset_samples"] == 0
+    np.testing.assert_array_equal(out, vocal)
+
+
+# --- 2. noise gate --------------------------------------------------------------------
+
+
+def test_noise_gate_silences_room_noise_and_keeps_the_singing(song):
+    vocal, _ = song
+    noisy = vocal + np.random.default_rng(3).standard_normal(vocal.shape).astype(np.float32) * 3e-4
+    gated, info = apply_noise_gate(noisy, SR)
+    # the synthetic singer breathes: true silence there; skip the gate's 100 ms release into each gap
+    voiced = np.concatenate([[0], np.cumsum(np.max(np.abs(vocal), axis=0) > 0)])
+    k = int(0.15 * SR)
+    gaps = np.zeros(vocal.shape[1], bool)
+    gaps[k:] = (voiced[k + 1:] - voiced[1:-k]) == 0
+    assert gaps.sum() > SR * 0.1
+    assert np.std(gated[:, gaps]) < 0.1 * np.std(noisy[:, gaps])
+    assert lufs(gated) == pytest.approx(lufs(noisy), abs=0.3)
+    assert info["threshold_db"] < info["loud_db"] - 29
+
+
+# --- 3. level balance -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target_lu", [-0.5, -3.0])
+def test_balance_puts_vocal_minus_backing_at_the_target(song, target_lu):
+    vocal, backing = song
+    out, info = balance_levels(vocal * 0.05, backing, SR, target_lu=target_lu)
+    assert lufs(out) - lufs(backing) == pytest.approx(target_lu, abs=0.5)
+    assert info["difference_after_lu"] == pytest.approx(target_lu, abs=0.05)
+
+
+def test_balance_holds_through_the_whole_chain(song):
+    vocal, backing = song
+    _, report = kit.automix(vocal * 0.05, backing, SR, reverb=False)
+    assert report["level"]["difference_final_lu"] == pytest.approx(-0.5, abs=0.5)
+    assert report["level"]["gain_db"] > 20  # the quiet take was turned up
+
+
+# --- 4. compression ------------------------------------------------------------------------
+
+
+def _phrases(depth_db, seconds=16.0, sr=22050):
+    t = np.arange(int(seconds * sr)) / sr
+    env = np.where((t // 4) % 2 == 0, 1.0, 10 ** (-depth_db / 20))  # 4 s loud, 4 s soft
+    return (0.5 * env * np.sin(2 * np.pi * 220 * t))[None].astype(np.float32), sr
+
+
+def _check_schedule(steps):
+    for k, step in enumerate(steps):
+        assert step["threshold_db"] == pytest.approx(-3.0 * k)
+        assert step["ratio"] == pytest.approx(3.0 + 0.1 * k)
+
+
+def test_compression_stops_when_the_loudness_range_is_reached():
+    y, sr = _phrases(20.0)
+    out, info = compress_vocal(y, sr)
+    assert info["lra_before_lu"] > MAX_LRA_LU
+    steps = info["steps"]
+    _check_schedule(steps)
+    assert steps[-1]["lra_lu"] <= MAX_LRA_LU and all(s["lra_lu"] > MAX_LRA_LU for s in steps[:-1])
+    assert info["reached"] and steps[-1]["threshold_db"] > -35
+    assert measure_lra(out, sr) <= MAX_LRA_LU  # the audio returned is the compressed one
+    assert lufs(out, sr) == pytest.approx(lufs(y, sr), abs=0.3)  # make-up gain keeps the level
+
+
+def test_compression_gives_up_past_minus_35_db():
+    # one click at full scale: normalising to the peak leaves the singing far below every threshold
+    y, sr = _phrases(20.0)
+    y = y * 10 ** (-45 / 20)
+    y[0, sr] = 1.0
+    _, info = compress_vocal(y, sr)
+    steps = info["steps"]
+    _check_schedule(steps)
+    assert len(steps) == 12 and steps[-1]["threshold_db"] == -33.0
+    assert not info["reached"] and all(s["lra_lu"] > MAX_LRA_LU for s in steps)
+    assert "-35" in info["stopped_because"]
+
+
+def test_steady_vocal_needs_no_compression():
+    y, sr = _phrases(0.0)
+    out, info = compress_vocal(y, sr)
+    assert info["steps"] == [] and info["threshold_db"] is None
+    np.testing.assert_allclose(out, y, atol=1e-4)
+
+
+# --- 5. EQ unmasking ------------------------------------------------------------------------
+
+
+def _shaped_noise(levels_db: dict, seconds=3.0, seed=0):
+    """Noise whose power density per octave band (centre Hz -> dB) is set; other bands at 0 dB."""
+    n = int(seconds * SR)
+    spec = np.fft.rfft(np.random.default_rng(seed).standard_normal(n))
+    freqs = np.fft.rfftfreq(n, 1 / SR)
+    gain = np.ones_like(freqs)
+    for fc, db in levels_db.items():
+        gain[(freqs >= fc / 2 ** 0.5) & (freqs < fc * 2 ** 0.5)] = 10 ** (db / 20)
+    y = np.fft.irfft(spec * gain, n)
+    return (y / np.max(np.abs(y)) * 0.3)[None].astype(np.float32)
+
+
+def test_vocal_masked_in_one_band_is_boosted_there_only():
+    vocal = _shaped_noise({250: 10, 500: 10, 1000: 10, 2000: 10})
+    backing = _shaped_noise({31.5: 35, 63: 35, 125: 35, 1000: 25}, seed=1)
+    out, info = unmask_vocal(vocal, backing, SR, max_gain_db=12.0)
+    assert [(f["freq_hz"], f["action"]) for f in info["filters"]] == [(1000.0, "boost")]
+    assert info["filters"][0]["gain_db"] > 2.0
+    centres, before = compute_band_levels(vocal, SR)
+    _, after = compute_band_levels(out, SR)
+    change = dict(zip(centres, after - before, strict=True))
+    far = [31.5, 63.0, 125.0, 4000.0, 8000.0, 16000.0]  # two octaves or more from 1 kHz: no rule there
+    level_shift = np.mean([change[f] for f in far])  # the loudness restore moves every band alike
+    assert max(abs(change[f] - level_shift) for f in far) < 0.3
+    # a Q=2 peak is ~0.7 octave wide: averaged over the octave band it gives a good part of its peak gain
+    gain = info["filters"][0]["gain_db"]
+    assert 0.5 * gain < change[1000.0] - level_shift <= gain + 0.2
+
+
+def test_vocal_crowding_a_backing_band_is_cut():
+    # the backing's main bands are 63-250 Hz; the vocal is strong at 125 Hz though its main bands are 0.5-4 kHz
+    vocal = _shaped_noise({125: 39, 500: 40, 1000: 40, 2000: 40, 4000: 40})
+    backing = _shaped_noise({63: 40, 125: 40, 250: 40, 500: 30, 1000: 30, 2000: 30, 4000: 30}, seed=1)
+    _, info = unmask_vocal(vocal, backing, SR)
+    cuts = [f for f in info["filters"] if f["action"] == "cut"]
+    assert [f["freq_hz"] for f in cuts] == [125.0] and cuts[0]["gain_db"] < 0
+
+
+# --- 6. reverb --------------------------------------------------------------------------------
+
+
+def _schroeder_rt60(ir, sr):
+    """An independent T20 read-out, to check kit's own measurement."""
+    edc = np.cumsum((np.asarray(ir, np.float64) ** 2).sum(axis=0)[::-1])[::-1]
+    edc_db = 10 * np.log10(edc / edc[0] + 1e-300)
+    t = np.arange(edc_db.size) / sr
+    span = (edc_db <= -5) & (edc_db >= -25)
+    return -60 / np.polyfit(t[span], edc_db[span], 1)[0]
+
+
+def test_rt60_measurement_on_a_known_decay():
+    sr = 16000
+    t = np.arange(4 * sr) / sr
+    for rt in (0.8, 1.5):
+        ir = np.random.default_rng(0).standard_normal(t.size) * 10 ** (-3 * t / rt)
+        assert measure_rt60(ir, sr)["rt60_s"] == pytest.approx(rt, rel=0.03)
+
+
+def test_120_bpm_gives_1_78_s_and_the_reverb_applied_has_it(song):
+    vocal, backing = song
+    assert compute_reverb_time(120) == pytest.approx(1.78, abs=0.005)
+    mix, report = kit.automix(vocal * 0.2, backing, SR)
+    rev = report["reverb"]
+    assert rev["tempo_bpm"] == pytest.approx(120, abs=3)
+    assert rev["rt_target_s"] == pytest.approx(compute_reverb_time(rev["tempo_bpm"]), abs=0.01)
+    # rebuild the reverb the report names and measure its impulse response here
+    impulse = np.zeros((2, 8 * SR), np.float32)
+    impulse[:, 0] = 1.0
+    ir = pedalboard.Reverb(room_size=rev["room_size"], damping=DAMPING, wet_level=1.0, dry_level=0.0)(impulse, SR)
+    assert _schroeder_rt60(ir, SR) == pytest.approx(rev["rt_target_s"], rel=0.15)
+    assert rev["rt60_measured_s"] == pytest.approx(rev["rt_target_s"], rel=0.15)
+
+
+def test_reverb_return_sits_14_lu_below_the_mix(song):
+    vocal, backing = song
+    wet, info = add_reverb(vocal, backing, SR, tempo_bpm=90)
+    assert lufs(wet) - lufs(vocal + backing) == pytest.approx(-14.0, abs=0.5)
+    assert info["rt_target_s"] == pytest.approx(-90 / 45 + 40 / 9, abs=0.001)
+
+
+# --- 7. output ------------------------------------------------------------------------------------
+
+
+def test_output_true_peak_is_at_most_minus_1_dbtp(song):
+    vocal, backing = song
+    loud_backing = backing / np.max(np.abs(backing))  # touches full scale: the sum must be turned down
+    mix, report = kit.automix(vocal, loud_backing, SR, tempo_bpm=120)
+    assert mix.shape == loud_backing.shape and mix.dtype == np.float32
+    assert report["output"]["gain_db"] < 0
+    assert report["output"]["true_peak_dbtp"] <= -1.0
+    assert oversampled_peak_db(mix) <= -1.0 + 0.05
+
+
+def test_report_is_json_and_reads_as_text(song):
+    vocal, backing = song
+    _, report = kit.automix(delay(vocal, 441) * 0.1, backing, SR, reference_vocal=vocal, tempo_bpm=120)
+    back = json.loads(json.dumps(report))
+    text = report.as_text()
+    assert text == format_report(back)
+    for word in ("Timing", "Noise gate", "Level balance", "Compression", "EQ unmasking", "Reverb", "Output",
+                 " ms ", "LUFS", " LU", "dBTP", " s "):
+        assert word in text, word
+    assert {"alignment", "noise_gate", "level", "compression", "eq", "reverb", "output"} <= set(back)
+
+
+# --- bad input ----------------------------------------------------------------------------------
+
+
+def test_silent_too_short_and_mismatched_rate_inputs_are_refused(song):
+    vocal, backing = song
+    cases = [
+        (lambda: kit.automix(np.zeros_like(vocal), backing, SR), "silent"),
+        (lambda: kit.automix(vocal, np.zeros_like(backing), SR), "silent"),
+        (lambda: kit.automix(vocal[:, : 2 * SR], backing[:, : 2 * SR], SR), "too short"),
+        (lambda: kit.automix(vocal, backing, SR, backing_sr=48000), "48000 Hz"),
+        (lambda: kit.automix(vocal * np.nan, backing, SR), "NaN"),
+    ]
+    for call, words in cases:
+        with pytest.raises(KitError) as err:
+            call()
+        message = str(err.value)
+        assert words in message and "\n" not in message, message
+    assert issubclass(AudioContentError, KitError)

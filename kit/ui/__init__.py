@@ -1,8 +1,18 @@
 """Notebook front ends. The only package that imports ipywidgets / IPython.display.
 
 Widgets hold no DSP: they call kit's pure functions and show the results.
+Each widget function returns one ipywidgets widget; players are ``ipywidgets.Audio``
+(see :mod:`kit.ui.player`) and figures are ``ipywidgets.Image``, so they look and
+work the same in Jupyter, Voila and Colab.
 """
 
+from .mixer import StemMixer, stem_mixer
+from .player import make_player
 from .progress import make_progress_bar
 
-__all__ = ["make_progress_bar"]
+__all__ = [
+    "make_progress_bar",
+    "make_player",
+    "stem_mixer",
+    "StemMixer",
+]

@@ -1,0 +1,117 @@
+"""The audio player every kit widget uses: an ``ipywidgets.Audio`` holding encoded bytes.
+
+One kind of player for all widgets, so they behave alike in Jupyter, Voila and
+Colab, and a test can see that a new sound arrived (the bytes changed). Levels
+are honest: nothing is normalised, so a quiet stem plays quietly; samples beyond
+full scale are clipped as any player would clip them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["encode_for_player", "make_player", "update_player", "make_figure", "make_image", "render_figure",
+           "PLAYER_WAV_MAX_S"]
+
+# Up to this length the player gets 16-bit WAV (exact, instant to encode, 176 kB a
+# second of stereo); longer audio goes as MP3 so a whole song stays a few MB over
+# the kernel websocket (Voila's default message limit is about 10 MB).
+PLAYER_WAV_MAX_S = 30.0
+_MP3_KBPS = 160
+
+
+def encode_for_player(y, sr: int) -> tuple[bytes, str]:
+    """Encode a waveform for a browser player: ``(data, format)`` with format ``"wav"`` or ``"mp3"``.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (channels, samples) or (samples,)
+    sr : int
+        Sample rate in Hz.
+
+    Returns
+    -------
+    data : bytes
+    format : str
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> data, fmt = encode_for_player(np.zeros((2, 4410), np.float32), 44100)
+    >>> fmt, data[:4]
+    ('wav', b'RIFF')
+    """
+    import io
+
+    import soundfile as sf
+
+    from ..audio import check_audio
+
+    y = check_audio(np.asarray(y, dtype=np.float32), what="The audio to play")
+    y = np.clip(y, -1.0, 1.0)
+    if y.shape[1] <= PLAYER_WAV_MAX_S * sr:
+        buf = io.BytesIO()
+        sf.write(buf, y.T, int(sr), format="WAV", subtype="PCM_16")
+        return buf.getvalue(), "wav"
+    from ..ffmpeg import run_ffmpeg
+
+    data = np.ascontiguousarray(y.T, dtype="<f4")
+    proc = run_ffmpeg(
+        ["-f", "f32le", "-ar", str(int(sr)), "-ac", str(y.shape[0]), "-i", "pipe:0",
+         "-c:a", "libmp3lame", "-b:a", f"{_MP3_KBPS}k", "-f", "mp3", "pipe:1"],
+        input_bytes=data.tobytes(), what="Encoding audio for the player",
+    )
+    return proc.stdout, "mp3"
+
+
+def make_player(y=None, sr: int | None = None):
+    """An ``ipywidgets.Audio`` player, empty or holding ``y``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> player = make_player(np.zeros((1, 100), np.float32), 8000)
+    >>> player.format
+    'wav'
+    """
+    import ipywidgets as widgets
+
+    player = widgets.Audio(value=b"", format="wav", autoplay=False, loop=False, controls=True,
+                           layout=widgets.Layout(width="100%", max_width="520px"))
+    if y is not None:
+        update_player(player, y, sr)
+    return player
+
+
+def update_player(player, y, sr: int) -> None:
+    """Put new audio into a player made by :func:`make_player`."""
+    data, fmt = encode_for_player(y, sr)
+    with player.hold_sync():
+        player.format = fmt
+        player.value = data
+
+
+def render_figure(fig, *, dpi: int = 80) -> bytes:
+    """PNG bytes of a matplotlib figure (widgets show figures as images, the same in every front end)."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def make_figure(figsize=(9.0, 3.0)):
+    """A matplotlib Figure that pyplot does not track, so widgets leave no figures open."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize, layout="constrained")
+
+
+def make_image(fig=None):
+    """An ``ipywidgets.Image`` showing ``fig`` (or empty), sized for a laptop screen."""
+    import ipywidgets as widgets
+
+    image = widgets.Image(value=b"", format="png", layout=widgets.Layout(max_width="100%", height="auto"))
+    if fig is not None:
+        image.value = render_figure(fig)
+    return image

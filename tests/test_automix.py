@@ -297,3 +297,49 @@ def test_silent_too_short_and_mismatched_rate_inputs_are_refused(song):
         message = str(err.value)
         assert words in message and "\n" not in message, message
     assert issubclass(AudioContentError, KitError)
+
+
+# --- the app's "add my voice" panel ------------------------------------------------------------------
+
+
+def _shown(panel):
+    return " ".join(str(w.value) for w in panel.results.children if isinstance(w.value if hasattr(w, "value")
+                                                                               else None, str))
+
+
+def _upload(panel, name, data):
+    import datetime
+
+    panel.upload.value = ({"name": name, "content": memoryview(data), "size": len(data), "type": "audio/wav",
+                           "last_modified": datetime.datetime.now()},)
+
+
+def test_add_my_voice_mixes_an_uploaded_take(song, tmp_path):
+    from kit.ui import add_my_voice
+
+    vocal, backing = song
+    take = kit.save(tmp_path / "take.wav", kit.audio.resample(delay(vocal, 2205) * 0.2, SR, sr=48000), 48000)
+    panel = add_my_voice(backing, SR, reference_vocal=vocal, song_name="Test song", workdir=tmp_path)
+    panel.button.click()  # nothing uploaded yet: a message, no mix
+    assert panel.result is None and "No recording uploaded" in _shown(panel)
+    _upload(panel, "take.wav", take.read_bytes())
+    panel.reverb.value = False
+    panel.button.click()
+    report = panel.result["report"]
+    assert report["alignment"]["offset_ms"] == pytest.approx(50.0, abs=0.1)  # found after 48k -> 44.1k
+    assert "reverb" not in report and panel.result["mix"].shape == backing.shape
+    shown = _shown(panel)
+    assert "48000 Hz" in shown and "Level balance" in shown
+    download = [w for w in panel.results.children if hasattr(w, "filename")]
+    assert [w.filename for w in download] == ["Test song (my mix).mp3"] and download[0].size_bytes > 10_000
+
+
+def test_add_my_voice_says_what_is_wrong_with_a_bad_upload(song, tmp_path):
+    from kit.ui import add_my_voice
+
+    vocal, backing = song
+    panel = add_my_voice(backing, SR, workdir=tmp_path)
+    _upload(panel, "silence.wav", kit.save(tmp_path / "s.wav", np.zeros((1, 4 * SR)), SR).read_bytes())
+    panel.button.click()
+    assert panel.result is None and "silent" in _shown(panel)
+    assert not panel.button.disabled

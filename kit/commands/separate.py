@@ -67,6 +67,8 @@ def run(args) -> int:
     options = model_options(args)
     separator = get_separator(args.model, **options)
     out_dir = Path(args.out) if args.out else Path("separated") / separator.name / Path(args.input).stem
+    if out_dir.exists() and not out_dir.is_dir():  # before the slow part
+        _make_folder(out_dir)
     with separation_progress(separator) as progress:
         # a song separated before (same bytes, model, settings, weights) comes from the stem cache
         stems, sr = separate_file(separator, args.input, progress=progress, cache=not args.no_cache,

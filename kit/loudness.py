@@ -24,10 +24,11 @@ import warnings
 import numpy as np
 
 from .audio import check_audio
+from .errors import AudioContentError
 from .ffmpeg import run_ffmpeg
 
 __all__ = ["measure_loudness", "measure_ebur128", "measure_true_peak", "measure_lra", "db_to_gain",
-           "MIN_LOUDNESS_S"]
+           "compute_loudness_curve", "MIN_LOUDNESS_S"]
 
 MIN_LOUDNESS_S = 0.4  # one BS.1770 gating block
 _SUMMARY = {
@@ -161,3 +162,53 @@ def measure_true_peak(y: np.ndarray, sr: int) -> float:
     -6
     """
     return measure_ebur128(y, sr, true_peak=True)["true_peak_dbtp"]
+
+
+def compute_loudness_curve(y: np.ndarray, sr: int, *, window_s: float = 3.0,
+                           hop_s: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Loudness over time in LUFS: BS.1770 in a sliding window (3 s: "short-term", 0.4 s: "momentary").
+
+    The loudness range (LRA) is the spread of the 3 s curve, so this is the
+    curve to look at before and after compression.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (channels, samples)
+    sr : int
+    window_s, hop_s : float
+        Window length and step in seconds.
+
+    Returns
+    -------
+    times_s : np.ndarray
+        Centre of each window in seconds.
+    loudness_lufs : np.ndarray
+        ``-inf`` where the window is silent.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kit.loudness import compute_loudness_curve
+    >>> t = np.arange(6 * 44100) / 44100
+    >>> times, curve = compute_loudness_curve(0.1 * np.sin(2 * np.pi * 1000 * t)[None], 44100)
+    >>> round(float(curve[5]), 1)
+    -23.0
+
+    See also
+    --------
+    notebooks/08_vocal_mixing.ipynb
+    """
+    from .eq import k_weight
+
+    y = check_audio(y, what="The audio to measure")
+    power = np.sum(k_weight(y, sr) ** 2, axis=0)  # BS.1770 sums the channels' mean squares
+    n, hop = int(round(window_s * sr)), max(1, int(round(hop_s * sr)))
+    if power.size < n:
+        raise AudioContentError(f"The audio is {power.size / sr:.1f} s long; a {window_s:g} s loudness window "
+                                "needs at least that much. Use a longer clip or a shorter window_s.")
+    csum = np.concatenate([[0.0], np.cumsum(power)])
+    starts = np.arange(0, power.size - n + 1, hop)
+    mean_square = (csum[starts + n] - csum[starts]) / n
+    with np.errstate(divide="ignore"):
+        loudness = -0.691 + 10.0 * np.log10(mean_square)
+    return (starts + n / 2) / sr, loudness

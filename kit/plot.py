@@ -19,7 +19,8 @@ import numpy as np
 
 from .errors import OptionError
 
-__all__ = ["plot_waveform", "plot_spectrogram", "plot_mask", "plot_stems", "plot_scoreboard"]
+__all__ = ["plot_waveform", "plot_spectrogram", "plot_mask", "plot_stems", "plot_scoreboard", "plot_bands",
+           "plot_loudness"]
 
 # Points drawn across a waveform axis and frames across a spectrogram axis: more
 # than a laptop screen has pixels, far fewer than a song has samples.
@@ -529,3 +530,96 @@ def plot_scoreboard(board, *, ax=None, metric: str | None = None, title=None):
         ax.legend(handles=handles, title="stem", loc="best", fontsize="small")
     ax.set_title(title or f"{_METRIC_NAMES[metric]} per stem, best method on top")
     return bars
+
+
+def plot_bands(levels_db: dict, centres_hz, *, ax=None, title=None, filters=None, ylabel="level (dB per Hz)"):
+    """Grouped bars of octave-band levels (e.g. vocal vs backing), with EQ moves marked.
+
+    Parameters
+    ----------
+    levels_db : dict of str to sequence of float
+        One bar series per entry, one value per band.
+    centres_hz : sequence of float
+        Band centres, e.g. :data:`kit.eq.BAND_CENTRES_HZ`.
+    filters : list of dict, optional
+        EQ moves (``freq_hz``, ``gain_db``, ``action``) from :func:`kit.eq.plan_unmasking`;
+        each is written above its band.
+
+    Returns
+    -------
+    bars : list of matplotlib.container.BarContainer
+
+    Examples
+    --------
+    >>> from kit.plot import plot_bands
+    >>> bars = plot_bands({"vocal": [1, 2, 3], "backing": [3, 2, 1]}, [250, 500, 1000])
+    >>> len(bars)
+    2
+
+    See also
+    --------
+    notebooks/08_vocal_mixing.ipynb
+    """
+    centres = [float(c) for c in centres_hz]
+    ax = _new_ax(ax, (9, 3.6))
+    x = np.arange(len(centres))
+    width = 0.8 / max(1, len(levels_db))
+    bars = []
+    for i, (label, values) in enumerate(levels_db.items()):
+        bars.append(ax.bar(x + (i - (len(levels_db) - 1) / 2) * width, values, width, label=label))
+    ax.set_xticks(x, [f"{c / 1000:g}k" if c >= 1000 else f"{c:g}" for c in centres])
+    ax.set_xlabel("octave band centre (Hz)")
+    ax.set_ylabel(ylabel)
+    ax.axhline(0.0, color="0.3", linewidth=0.6)
+    top = max(max(v) for v in levels_db.values())
+    for f in filters or ():
+        i = int(np.argmin(np.abs(np.array(centres) - f["freq_hz"])))
+        ax.annotate(f"{f['action']}\n{f['gain_db']:+.1f} dB", (x[i], top), ha="center", va="bottom",
+                    fontsize="small", color="C3", fontweight="bold")
+    ax.margins(y=0.25)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    ax.set_title(title or "Octave-band levels")
+    return bars
+
+
+def plot_loudness(curves: dict, *, ax=None, title=None, ylim_lufs=None):
+    """Loudness over time (LUFS) of one or more signals, from :func:`kit.loudness.compute_loudness_curve`.
+
+    Parameters
+    ----------
+    curves : dict of str to (times_s, loudness_lufs)
+        One line per entry.
+    ylim_lufs : (float, float), optional
+        Vertical range; by default from 40 LU below the loudest point to above it.
+
+    Returns
+    -------
+    lines : list of matplotlib.lines.Line2D
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kit.plot import plot_loudness
+    >>> lines = plot_loudness({"voice": (np.arange(5.0), np.array([-20, -22, -18, -30, -25.0]))})
+    >>> len(lines)
+    1
+
+    See also
+    --------
+    notebooks/08_vocal_mixing.ipynb
+    """
+    ax = _new_ax(ax, (9, 3.2))
+    lines = []
+    finite = [np.asarray(v)[np.isfinite(v)] for _, v in curves.values()]
+    top = max((float(np.max(v)) for v in finite if v.size), default=0.0)
+    for label, (times, values) in curves.items():
+        values = np.where(np.isfinite(values), values, np.nan)
+        lines.extend(ax.plot(times, values, label=label, linewidth=1.4))
+    ax.set_ylim(*(ylim_lufs or (top - 40.0, top + 3.0)))
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("loudness (LUFS)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize="small")
+    ax.set_title(title or "Loudness over time (3 s windows)")
+    return lines

@@ -12,10 +12,31 @@ from __future__ import annotations
 import numpy as np
 
 from ..audio import check_audio, resample, to_stereo
-from ..errors import AudioContentError
+from ..errors import AudioContentError, KitError
 from ..progress import Progress, report
 
-__all__ = ["Separator"]
+__all__ = ["Separator", "GPUOutOfMemoryError", "is_out_of_memory", "free_device_memory"]
+
+
+class GPUOutOfMemoryError(KitError):
+    """The GPU ran out of memory and the separator could not work around it."""
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for torch's out-of-memory errors (CUDA's own class, or a RuntimeError saying so, as MPS raises)."""
+    if type(exc).__name__ == "OutOfMemoryError":  # torch.OutOfMemoryError / torch.cuda.OutOfMemoryError
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def free_device_memory(device: str) -> None:
+    """Give the memory torch holds in its cache on ``device`` back, before a retry."""
+    import torch
+
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    elif str(device) == "mps" and hasattr(torch, "mps"):
+        torch.mps.empty_cache()
 
 
 class Separator:
@@ -71,7 +92,17 @@ class Separator:
         if work_sr != sr:
             x = resample(x, sr, sr=work_sr)
         report(progress, 0.0)
-        stems = self._separate(x, work_sr, progress=progress)
+        try:
+            stems = self._separate(x, work_sr, progress=progress)
+        except RuntimeError as exc:
+            if not is_out_of_memory(exc):
+                raise
+            # what a separator could not work around itself: one line, not a traceback
+            device = getattr(self, "device", "the GPU")
+            raise GPUOutOfMemoryError(
+                f"'{self.name}' ran out of memory on {device}; close other programs using it, "
+                "or run on the CPU (--device cpu)."
+            ) from None
         out = {}
         for name, s in stems.items():
             s = np.asarray(s, dtype=np.float32)

@@ -36,6 +36,8 @@ __all__ = [
     "load_checkpoint",
     "numpy_safe_globals",
     "make_subpixel_weights",
+    "make_phase_weights",
+    "fold_batch_norm",
     "load_unet",
     "N_FFT",
     "HOP_LENGTH",
@@ -108,8 +110,59 @@ def make_subpixel_weights(deconv: nn.ConvTranspose2d) -> tuple[torch.Tensor, tor
     return k.reshape(4 * n_out, n_in, 3, 3), deconv.bias.detach().repeat_interleave(4)
 
 
+# The same taps, split by output phase: even output rows take a 2-tap correlation
+# over input rows (m-1, m), odd ones a 3-tap one over (m-1, m, m+1). Together
+# the four phases use each of the 25 taps once, as the transposed convolution does.
+_PHASE_TAPS = ((3, 1), (4, 2, 0))
+_PHASES = ((0, 0), (0, 1), (1, 0), (1, 1))
+
+
+def make_phase_weights(deconv: nn.ConvTranspose2d) -> list[torch.Tensor]:
+    """Rewrite a stride-2, 5x5 transposed convolution as four small convolutions, one per output phase.
+
+    Output pixel ``(2m + ry, 2n + rx)`` of ``deconv(x)[:, :, 1:-2, 1:-2]`` is
+    ``conv2d(x, weights[i], bias, padding=1)[:, :, m, n]`` for phase
+    ``i = 2 * ry + rx``. Unlike :func:`make_subpixel_weights` no multiply is
+    spent on a zero tap: the same multiply-adds as the transposed convolution,
+    as ordinary convolutions, which CPUs run faster.
+
+    Returns
+    -------
+    weights : list of 4 torch.Tensor, shapes (out_channels, in_channels, 2 or 3, 2 or 3)
+        In the order of the phases (0, 0), (0, 1), (1, 0), (1, 1).
+    """
+    w = deconv.weight.detach()  # (in, out, 5, 5)
+    return [w[:, :, list(_PHASE_TAPS[ry])][:, :, :, list(_PHASE_TAPS[rx])].transpose(0, 1).contiguous()
+            for ry, rx in _PHASES]
+
+
+def fold_batch_norm(deconv: nn.ConvTranspose2d, bn: nn.BatchNorm2d):
+    """Fold an eval-mode ``bn(relu(deconv(x)))`` into the convolution, when every scale is positive.
+
+    With ``bn(v) = scale * v + shift`` and ``scale > 0``,
+    ``scale * relu(v) + shift == max(scale * v + shift, shift)``: the scale and
+    shift move into the convolution's weights and bias, and what is left of
+    the batch norm and the ReLU is one clamp from below at ``shift``.
+
+    Returns
+    -------
+    None if some scale is not positive (the fold would be wrong), else
+    ``(weight_scale, bias, clamp_min)``: multiply the convolution's weights per
+    output channel by ``weight_scale``, use ``bias``, then clamp at ``clamp_min``.
+    """
+    scale = (bn.weight / torch.sqrt(bn.running_var + bn.eps)).detach()
+    if not bool(torch.all(scale > 0)):
+        return None
+    shift = (bn.bias - bn.running_mean * scale).detach()
+    return scale, deconv.bias.detach() * scale + shift, shift
+
+
 class UpBlock(nn.Module):
-    """5x5 transposed convolution with stride 2, then ReLU, batch norm (and dropout)."""
+    """5x5 transposed convolution with stride 2, then ReLU, batch norm (and dropout).
+
+    :meth:`use_fast_form` prepares an equivalent, faster form for inference
+    (eval mode); training always runs the plain layers.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, *, dropout: bool = False):
         super().__init__()
@@ -117,21 +170,72 @@ class UpBlock(nn.Module):
         self.bn = nn.BatchNorm2d(out_channels, eps=_BN_EPS)
         # dropout only acts in training; kept so the layer list reads like the paper
         self.dropout = nn.Dropout(0.5) if dropout else nn.Identity()
-        # filled by use_subpixel(); non-persistent, so the state dict keeps only real weights
-        self.register_buffer("subpixel_weight", None, persistent=False)
-        self.register_buffer("subpixel_bias", None, persistent=False)
+        # the fast form, filled by use_fast_form(); non-persistent, so the state dict keeps only real weights
+        self.form = "plain"
+        for name in ("subpixel_weight", "fast_bias", "clamp_min", *(f"phase_weight_{i}" for i in range(4))):
+            self.register_buffer(name, None, persistent=False)
 
     def use_subpixel(self) -> None:
-        """Compute the faster, equivalent convolution (for inference: it copies the weights)."""
-        self.subpixel_weight, self.subpixel_bias = make_subpixel_weights(self.deconv)
+        """Use the sub-pixel form (:func:`make_subpixel_weights`), batch norm kept separate."""
+        self.use_fast_form("subpixel", fold=False)
+
+    def use_fast_form(self, form: str = "phases", *, fold: bool = True) -> None:
+        """Precompute the weights of a faster, equivalent form (for inference: it copies the weights).
+
+        Parameters
+        ----------
+        form : str
+            ``"phases"`` (:func:`make_phase_weights`: fastest on CPUs when the
+            block has more than a few output channels), ``"subpixel"``
+            (:func:`make_subpixel_weights`), or ``"plain"`` (the layers as
+            trained, nothing precomputed).
+        fold : bool
+            Fold the batch norm into the weights (:func:`fold_batch_norm`).
+        """
+        if form not in ("phases", "subpixel", "plain"):
+            raise ValueError(f"form={form!r}; use 'phases', 'subpixel' or 'plain'")
+        self.form = form
+        self.subpixel_weight = self.fast_bias = self.clamp_min = None
+        for i in range(4):
+            setattr(self, f"phase_weight_{i}", None)
+        if form == "plain":
+            return
+        folded = fold_batch_norm(self.deconv, self.bn) if fold else None
+        scale, bias = (folded[0], folded[1]) if folded else (None, self.deconv.bias.detach())
+        if folded:
+            self.clamp_min = folded[2].view(1, -1, 1, 1).clone()
+        if form == "phases":
+            for i, w in enumerate(make_phase_weights(self.deconv)):
+                setattr(self, f"phase_weight_{i}", w if scale is None else w * scale.view(-1, 1, 1, 1))
+            self.fast_bias = bias.clone()
+        else:  # the sub-pixel form orders its output channels (channel, row phase, column phase)
+            w, _ = make_subpixel_weights(self.deconv)
+            self.subpixel_weight = w if scale is None else w * scale.repeat_interleave(4).view(-1, 1, 1, 1)
+            self.fast_bias = bias.repeat_interleave(4)
+
+    def _upsample_phases(self, x):
+        n, _, h, w = x.shape
+        c = self.fast_bias.shape[0]
+        # (n, h, 2, w, 2, c) in memory is (n, c, 2h, 2w) in channels-last order: each phase
+        # lands in its interleaved place with one strided copy
+        out = x.new_empty(n, h, 2, w, 2, c)
+        for i, (ry, rx) in enumerate(_PHASES):
+            phase = F.conv2d(x, getattr(self, f"phase_weight_{i}"), self.fast_bias, padding=1)
+            out[:, :, ry, :, rx, :] = phase.permute(0, 2, 3, 1)[:, :h, :w]  # 2-tap phases give one extra row
+        return out.view(n, 2 * h, 2 * w, c).permute(0, 3, 1, 2)
 
     def forward(self, x):
-        if self.subpixel_weight is not None and not self.training:
-            x = F.pixel_shuffle(F.conv2d(x, self.subpixel_weight, self.subpixel_bias, padding=1), 2)
-        else:
+        if self.training or self.form == "plain":
             # undo TensorFlow's 'same' padding: the output is 2n + 3 long, keep [1, 2n + 1)
             x = self.deconv(x)[:, :, 1:-2, 1:-2]
-        return self.dropout(self.bn(F.relu(x, inplace=True)))  # x is this block's own output
+            return self.dropout(self.bn(F.relu(x, inplace=True)))  # x is this block's own output
+        if self.form == "phases":
+            x = self._upsample_phases(x)
+        else:
+            x = F.pixel_shuffle(F.conv2d(x, self.subpixel_weight, self.fast_bias, padding=1), 2)
+        if self.clamp_min is None:
+            return self.bn(F.relu(x, inplace=True))
+        return x.clamp_(min=self.clamp_min)  # the folded ReLU and batch norm
 
 
 class SpleeterUNet(nn.Module):
@@ -186,6 +290,19 @@ class SpleeterUNet(nn.Module):
         """Swap every transposed convolution for its faster equivalent (see :func:`make_subpixel_weights`)."""
         for block in self.up:
             block.use_subpixel()
+        return self
+
+    def use_fast_form(self, *, phases: bool = True, fold: bool = True, min_phase_channels: int = 8) -> SpleeterUNet:
+        """Prepare the fastest equivalent form for inference (see :meth:`UpBlock.use_fast_form`).
+
+        Blocks with at least ``min_phase_channels`` output channels take the
+        phase form; the last one (a single output channel, which four tiny
+        convolutions would run slowly) takes the sub-pixel form. ``phases=False``
+        gives every block the sub-pixel form.
+        """
+        for block in self.up:
+            wide = block.deconv.out_channels >= min_phase_channels
+            block.use_fast_form("phases" if phases and wide else "subpixel", fold=fold)
         return self
 
 
@@ -283,8 +400,11 @@ def load_unet(instrument: str, *, device="cpu", fast: bool = True) -> SpleeterUN
     device : str or torch.device
         Where the network runs.
     fast : bool
-        Use the sub-pixel form of the transposed convolutions and, on CPU and
-        CUDA, the channels-last memory layout (same result to ~1e-6, about 2x faster).
+        Prepare the faster equivalent form (:meth:`SpleeterUNet.use_fast_form`):
+        batch norms folded into the weights, and on CPU the transposed
+        convolutions as per-phase convolutions (elsewhere as sub-pixel ones),
+        with the channels-last memory layout on CPU and CUDA. Same masks to
+        about 1e-6; about 2.5x faster on CPU than ``fast=False``.
 
     Examples
     --------
@@ -294,10 +414,12 @@ def load_unet(instrument: str, *, device="cpu", fast: bool = True) -> SpleeterUN
     """
     net = SpleeterUNet(in_channels=2)
     net.load_state_dict(load_checkpoint(weight_paths()[instrument]), strict=True)
-    net = net.eval().to(device)
+    net = net.eval()
     if fast:
-        net.use_subpixel()
-        if torch.device(device).type in ("cpu", "cuda"):
+        kind = torch.device(device).type
+        # the phase form won on CPUs (measured); GPUs keep the sub-pixel form they were measured with
+        net.use_fast_form(phases=kind == "cpu")
+        if kind in ("cpu", "cuda"):
             # oneDNN and cuDNN run convolutions fastest on channels-last tensors
             net = net.to(memory_format=torch.channels_last)
-    return net
+    return net.to(device)

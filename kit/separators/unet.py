@@ -22,12 +22,13 @@ notebooks/05_neural_separation.ipynb
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
-from ..errors import KitError, OptionError
+from ..errors import KitError, KitWarning, OptionError
 from ..progress import Progress, report
-from .base import Separator
+from .base import Separator, free_device_memory, is_out_of_memory
 
 __all__ = [
     "UNetSeparator", "make_separator", "stems_for", "offline_status",
@@ -77,23 +78,42 @@ class UNetSeparator(Separator):
             raise OptionError(f"batch_segments={batch_segments} must be 1 or more; try 2.")
         self.device = pick_device(device)
         self.batch_segments = int(batch_segments)
-        self._nets = None  # loaded on first use
+        self._nets = {}  # device -> the two networks, loaded on first use there
 
-    def load_nets(self) -> dict:
-        """The two pretrained networks, loaded once on first use."""
+    def load_nets(self, device: str | None = None) -> dict:
+        """The two pretrained networks on ``device`` (default: the separator's), loaded once on first use."""
         from .spleeter_net import load_unet
 
-        if self._nets is None:
-            self._nets = {name: load_unet(name, device=self.device) for name in STEMS}
-        return self._nets
+        device = device or self.device
+        if device not in self._nets:
+            self._nets[device] = {name: load_unet(name, device=device) for name in STEMS}
+        return self._nets[device]
 
     def _separate(self, y: np.ndarray, sr: int, *, progress: Progress = None) -> dict[str, np.ndarray]:
         import torch
 
-        nets = self.load_nets()
-        with torch.inference_mode():
-            return separate_in_segments(y, nets, device=self.device, batch_segments=self.batch_segments,
-                                        progress=progress)
+        device, batch = self.device, self.batch_segments
+        while True:
+            try:
+                nets = self.load_nets(device)
+                with torch.inference_mode():
+                    return separate_in_segments(y, nets, device=device, batch_segments=batch, progress=progress)
+            except RuntimeError as exc:
+                if device == "cpu" or not is_out_of_memory(exc):
+                    raise
+                device, batch = self._after_out_of_memory(device, batch)
+
+    def _after_out_of_memory(self, device: str, batch: int) -> tuple[str, int]:
+        """Where to try next after the GPU ran out of memory: half the batch, then the CPU."""
+        free_device_memory(device)
+        if batch > 1:
+            batch //= 2
+            warnings.warn(f"The GPU ({device}) ran out of memory; retrying 'unet' with "
+                          f"batch_segments={batch}.", KitWarning, stacklevel=4)
+            return device, batch
+        warnings.warn(f"The GPU ({device}) ran out of memory; finishing 'unet' on the CPU (slower). "
+                      "Close other GPU programs, or use --device cpu.", KitWarning, stacklevel=4)
+        return "cpu", self.batch_segments
 
 
 # --- the signal path ---------------------------------------------------------
@@ -273,17 +293,16 @@ def separate_in_segments(y: np.ndarray, nets: dict, *, device="cpu", batch_segme
     n_samples = y.shape[1]
     n_frames = 1 + n_samples // HOP_LENGTH
     window = torch.hann_window(N_FFT, device=device)
-    out = {name: np.zeros(y.shape, dtype=np.float32) for name in STEMS}
-    views = {name: torch.from_numpy(a) for name, a in out.items()}
+    vocals = np.zeros(y.shape, dtype=np.float32)
+    view = torch.from_numpy(vocals)
     for first, spec, mask, done in iter_masked_batches(y, nets, device=device, batch_segments=batch_segments):
         spec, mask = spec.transpose(1, 2), mask.transpose(1, 2)  # back to frames-major views
-        vocals = spec * mask
-        # spec - vocals is spec * (1 - mask): the two stems add up to the song by construction
-        for name, part in (("vocals", vocals), ("accompaniment", spec - vocals)):
-            piece, lo = _istft_piece(part, first, n_frames=n_frames, n_samples=n_samples, window=window)
-            views[name][:, lo:lo + piece.shape[1]] += piece.cpu()
+        piece, lo = _istft_piece(spec.mul_(mask), first, n_frames=n_frames, n_samples=n_samples, window=window)
+        view[:, lo:lo + piece.shape[1]] += piece.cpu()
         report(progress, done)
-    return out
+    # the accompaniment's mask is 1 - mask, and the inverse STFT is linear: its stem is the
+    # song minus the vocals (to float rounding), which costs one subtraction, not a second inverse STFT
+    return {"vocals": vocals, "accompaniment": np.subtract(y, vocals, dtype=np.float32)}
 
 
 # --- the family interface ----------------------------------------------------

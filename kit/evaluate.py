@@ -1,29 +1,39 @@
 """How good is a separation? SDR and SI-SDR per stem, and a scoreboard of methods.
 
-Metrics, in dB (higher is better):
+Three measures, in dB (higher is better); every table says which it shows:
 
-- **SDR**, BSS Eval style as MUSDB18 reports it: the estimate may be fixed up by a
-  512-tap time-invariant filter applied to the true stem (the "v4" distortion
-  filter); what the filter cannot explain counts as distortion. Computed with
-  ``fast_bss_eval.sdr`` at its defaults (``filter_length=512``, direct solve,
-  ``zero_mean=False``, no ``clamp_db``, no ``load_diag``; called as
-  ``sdr_loss`` on one reference at a time, the same number without the
-  permutation search), one channel at a time
-  (each estimate channel against the same reference channel). The channels are
-  then pooled as museval does for a stereo image: the ratio of the summed
-  target energies to the summed distortion energies.
-- **SI-SDR** (scale-invariant SDR, Le Roux et al. 2019): only a gain may be fixed
-  up; no mean removal; pooled over channels the same way.
+- **SDR** (``"sdr"``, the default): museval's BSSEval v4 image SDR, the number
+  papers and the MUSDB18 / SiSEC leaderboards report. On each 1 s window it is
+  ``10 log10(sum(s**2) / sum((s_hat - s)**2))`` with the sums over both
+  channels and all samples: in v4's "images" mode the 512-tap distortion
+  filters only split the error into spatial, interference and artefact parts
+  (ISR, SIR, SAR); the SDR is the true image against everything that differs
+  from it. No gain is forgiven: an estimate at half the level scores 6 dB.
+  Matches ``museval.evaluate`` within 1e-6 dB (tests/test_evaluate_museval.py).
+- **per-channel SDR** (``"sdr_per_channel"``): BSS Eval SDR of each channel on
+  its own, where the estimate may first be fixed up by a 512-tap filter applied
+  to the true stem (``fast_bss_eval.sdr``), the channels then pooled. It forgives
+  gains and small filters, so it reads higher than museval's SDR (0.8-2.2 dB
+  on full mixes); it is slower (a 512 x 512 solve per window and channel).
+- **SI-SDR** (``"si_sdr"``, scale-invariant SDR, Le Roux et al. 2019): only a
+  gain may be fixed up; no mean removal; pooled over channels.
 
-MUSDB style windows: scores are computed on consecutive 1 s windows (the last,
-incomplete window is dropped, as museval does) and the median over windows is
-reported. Windows where the reference is silent are skipped. ``window_s=None``
-scores the whole signal at once. Values are clipped to
-``[-MAX_DB, MAX_DB]`` so that a perfect estimate (infinite SDR) or a silent one
-still prints and serialises to JSON.
+Windows, as museval: consecutive 1 s windows (the last, incomplete one is
+dropped) and the median over windows is reported; ``window_s=None`` scores the
+whole signal at once. A window is skipped (NaN) where a reference is silent;
+for the SDR, as museval does, a window where *any* of the references scored
+together is silent is skipped for all of them. One deliberate difference: a
+window where the *estimate* is silent scores 0 dB SDR here (its error is the
+whole reference), where museval skips it, which would reward a method for
+giving up on hard passages. Values are clipped to ``[-MAX_DB, MAX_DB]`` so that
+a perfect estimate (infinite SDR) still prints and serialises to JSON.
 
 This module imports only numpy at the top; fast_bss_eval is imported when
-scores are computed.
+per-channel scores are computed.
+
+See also
+--------
+notebooks/07_evaluation_and_listening.ipynb
 """
 
 from __future__ import annotations
@@ -39,6 +49,7 @@ from .errors import AudioContentError, KitError, KitWarning, OptionError
 
 __all__ = [
     "compute_sdr",
+    "compute_sdr_per_channel",
     "compute_si_sdr",
     "compute_framewise",
     "evaluate",
@@ -48,10 +59,19 @@ __all__ = [
     "Scoreboard",
     "MAX_DB",
     "METRICS",
+    "MEASURES",
 ]
 
 MAX_DB = 300.0
-METRICS = ("sdr", "si_sdr")
+METRICS = ("sdr", "si_sdr", "sdr_per_channel")
+DEFAULT_METRICS = ("sdr", "si_sdr")
+# what each metric is, in the words every table prints
+MEASURES = {
+    "sdr": "SDR = museval BSSEval v4 image SDR (both channels together)",
+    "si_sdr": "SI-SDR = scale-invariant SDR (both channels together)",
+    "sdr_per_channel": "per-channel SDR = BSS Eval SDR per channel, 512-tap filter allowed (fast_bss_eval)",
+}
+_LABELS = {"sdr": "SDR", "si_sdr": "SI-SDR", "sdr_per_channel": "SDR/ch"}
 # A reference channel quieter than this (sum of squares in a window) counts as
 # silent: fast_bss_eval cannot solve for a filter onto nothing.
 _SILENT_ENERGY = 1e-12
@@ -115,8 +135,24 @@ def _one_blas_thread():
     return threadpool_limits(1, user_api="blas")
 
 
-def _sdr_frames(ref: np.ndarray, est: np.ndarray, filter_length: int) -> np.ndarray:
-    """ref, est: (windows, channels, n). SDR per window, NaN where the reference is silent."""
+def _silent_windows(ref: np.ndarray) -> np.ndarray:
+    """(windows, channels, n) -> (windows,) bool: museval's test, every sample's channel sum exactly 0."""
+    return np.all(np.sum(ref, axis=1) == 0, axis=-1)
+
+
+def _image_sdr_frames(ref: np.ndarray, est: np.ndarray) -> np.ndarray:
+    """ref, est: (windows, channels, n). museval v4 image SDR per window, NaN where the reference is silent."""
+    target = np.sum(ref**2, axis=(1, 2))
+    error = np.sum((est - ref) ** 2, axis=(1, 2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        db = 10.0 * np.log10(target / error)
+    out = np.clip(db, -MAX_DB, MAX_DB)
+    out[_silent_windows(ref)] = np.nan
+    return out
+
+
+def _sdr_per_channel_frames(ref: np.ndarray, est: np.ndarray, filter_length: int) -> np.ndarray:
+    """ref, est: (windows, channels, n). Per-channel BSS Eval SDR, pooled; NaN where the reference is silent."""
     import fast_bss_eval
 
     n_win, n_ch, n = ref.shape
@@ -161,11 +197,12 @@ def compute_framewise(reference, estimate, *, sr: int | None = None, metric: str
     reference, estimate : np.ndarray, shape (channels, samples) or (samples,)
     sr : int
         Sample rate in Hz (needed unless ``window_s`` is None).
-    metric : {"sdr", "si_sdr"}
+    metric : {"sdr", "si_sdr", "sdr_per_channel"}
+        See the module's docstring (:data:`MEASURES`).
     window_s : float or None
         Window (and hop) in seconds; None: one score for the whole signal.
     filter_length : int
-        SDR distortion filter taps (512 as in BSS Eval v4 / MUSDB).
+        Distortion filter taps of the per-channel SDR (512 as in BSS Eval v4 / MUSDB).
 
     Returns
     -------
@@ -182,7 +219,9 @@ def compute_framewise(reference, estimate, *, sr: int | None = None, metric: str
     win = _window_length(ref.shape[1], sr, window_s)
     r, e = _windows(ref, win), _windows(est, win)
     if metric == "sdr":
-        return _sdr_frames(r, e, filter_length)
+        return _image_sdr_frames(r, e)
+    if metric == "sdr_per_channel":
+        return _sdr_per_channel_frames(r, e, filter_length)
     if metric == "si_sdr":
         return _si_sdr_frames(r, e)
     raise OptionError(f"Unknown metric '{metric}'; use one of: {', '.join(METRICS)}.")
@@ -193,9 +232,11 @@ def _median(scores: np.ndarray) -> float:
     return float(np.median(scores)) if scores.size else float("nan")
 
 
-def compute_sdr(reference, estimate, *, sr: int | None = None, window_s: float | None = None,
-                filter_length: int = 512) -> float:
-    """BSS Eval SDR in dB (median over windows when ``window_s`` is given).
+def compute_sdr(reference, estimate, *, sr: int | None = None, window_s: float | None = None) -> float:
+    """SDR in dB as museval's BSSEval v4 reports it (median over windows when ``window_s`` is given).
+
+    Both channels count together: ``10 log10(sum(ref**2) / sum((est - ref)**2))``
+    per window. Use ``window_s=1.0`` (and ``sr``) for the number papers report.
 
     Parameters
     ----------
@@ -204,9 +245,7 @@ def compute_sdr(reference, estimate, *, sr: int | None = None, window_s: float |
     sr : int, optional
         Sample rate in Hz, needed with ``window_s``.
     window_s : float or None
-        None: one score over the whole signal; 1.0: MUSDB style median of 1 s windows.
-    filter_length : int
-        Taps of the allowed distortion filter (512, as MUSDB).
+        None: one score over the whole signal; 1.0: museval's median of 1 s windows.
 
     Returns
     -------
@@ -217,15 +256,41 @@ def compute_sdr(reference, estimate, *, sr: int | None = None, window_s: float |
     --------
     >>> import numpy as np
     >>> ref = np.random.default_rng(0).standard_normal(4000)
-    >>> noisy = ref + 0.1 * np.random.default_rng(1).standard_normal(4000)  # 20 dB SNR
-    >>> round(compute_sdr(ref, noisy))  # the 512-tap filter explains a little of the noise
-    21
+    >>> noisy = ref + 0.1 * np.random.default_rng(1).standard_normal(4000)  # 20 dB below
+    >>> round(compute_sdr(ref, noisy))
+    20
+    >>> round(compute_sdr(ref, 0.5 * ref))  # no gain is forgiven
+    6
 
     See also
     --------
-    compute_si_sdr, evaluate, notebooks/03_masks_and_oracles.ipynb
+    compute_sdr_per_channel, compute_si_sdr, evaluate, notebooks/07_evaluation_and_listening.ipynb
     """
-    return _median(compute_framewise(reference, estimate, sr=sr, metric="sdr", window_s=window_s,
+    return _median(compute_framewise(reference, estimate, sr=sr, metric="sdr", window_s=window_s))
+
+
+def compute_sdr_per_channel(reference, estimate, *, sr: int | None = None, window_s: float | None = None,
+                            filter_length: int = 512) -> float:
+    """Per-channel BSS Eval SDR in dB: each channel may first be fixed up by a ``filter_length``-tap filter.
+
+    This is kit's SDR before it followed museval; it forgives gains and short
+    filters, so it reads higher than :func:`compute_sdr`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ref = np.random.default_rng(0).standard_normal(4000)
+    >>> noisy = ref + 0.1 * np.random.default_rng(1).standard_normal(4000)
+    >>> round(compute_sdr_per_channel(ref, noisy))  # the filter explains a little of the noise
+    21
+    >>> compute_sdr_per_channel(ref, 0.5 * ref) > 100  # a gain is forgiven
+    True
+
+    See also
+    --------
+    compute_sdr
+    """
+    return _median(compute_framewise(reference, estimate, sr=sr, metric="sdr_per_channel", window_s=window_s,
                                      filter_length=filter_length))
 
 
@@ -257,16 +322,19 @@ def _json_value(x):
 
 
 class ScoreTable:
-    """Scores of one separation, one row per stem: ``{"stem", "sdr_db", "si_sdr_db", "windows"}``.
+    """Scores of one separation, one row per stem: ``{"stem", "sdr_db", "si_sdr_db", "sdr_per_channel_db", "windows"}``.
 
     Use :meth:`to_text` to print it, :meth:`to_json` to save it; ``table[stem]``
-    gives one row and ``table.rows`` all of them.
+    gives one row and ``table.rows`` all of them. Metrics not computed are NaN;
+    ``table.metrics`` lists those that were, and every printout names them.
     """
 
-    def __init__(self, rows: list[dict], *, window_s: float | None, notes: list[str] | None = None):
+    def __init__(self, rows: list[dict], *, window_s: float | None, notes: list[str] | None = None,
+                 metrics=DEFAULT_METRICS):
         self.rows = rows
         self.window_s = window_s
         self.notes = list(notes or [])
+        self.metrics = tuple(metrics)
 
     def __getitem__(self, stem: str) -> dict:
         for row in self.rows:
@@ -281,24 +349,31 @@ class ScoreTable:
         return len(self.rows)
 
     def mean(self, metric: str = "sdr") -> float:
-        """Mean over stems of a metric (``"sdr"`` or ``"si_sdr"``), ignoring n/a."""
+        """Mean over stems of a metric (``"sdr"``, ``"si_sdr"``, ``"sdr_per_channel"``), ignoring n/a."""
         vals = [r[f"{metric}_db"] for r in self.rows if not math.isnan(r[f"{metric}_db"])]
         return float(np.mean(vals)) if vals else float("nan")
 
+    def describe(self) -> list[str]:
+        """One line per metric shown, saying what it is and how windows were pooled."""
+        how = "whole signal" if self.window_s is None else f"median of {self.window_s:g} s windows"
+        return [f"{MEASURES[m]}; {how}" for m in self.metrics]
+
     def to_dict(self) -> dict:
         rows = [{k: _json_value(v) for k, v in r.items()} for r in self.rows]
-        return {"window_s": self.window_s, "stems": rows,
+        return {"window_s": self.window_s, "measures": {m: MEASURES[m] for m in self.metrics}, "stems": rows,
                 "mean": {m + "_db": _json_value(self.mean(m)) for m in METRICS}, "notes": self.notes}
 
     def to_json(self, **kwargs) -> str:
         return json.dumps(self.to_dict(), **({"indent": 2} | kwargs))
 
     def to_text(self) -> str:
-        how = "whole signal" if self.window_s is None else f"median of {self.window_s:g} s windows"
-        lines = [f"{'stem':<14} {'SDR dB':>7} {'SI-SDR dB':>9}   ({how})"]
+        cols = [m for m in METRICS if m in self.metrics]
+        head = f"{'stem':<14}" + "".join(f" {_LABELS[m] + ' dB':>10}" for m in cols)
+        lines = [head]
         for r in self.rows:
-            lines.append(f"{r['stem']:<14} {_fmt(r['sdr_db'])} {_fmt(r['si_sdr_db']):>9}")
-        lines.append(f"{'mean':<14} {_fmt(self.mean('sdr'))} {_fmt(self.mean('si_sdr')):>9}")
+            lines.append(f"{r['stem']:<14}" + "".join(f" {_fmt(r[m + '_db']):>10}" for m in cols))
+        lines.append(f"{'mean':<14}" + "".join(f" {_fmt(self.mean(m)):>10}" for m in cols))
+        lines += [f"measure: {d}" for d in self.describe()]
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -341,8 +416,11 @@ def match_references(references: dict, estimates: dict, *, on_missing: str = "no
 
 
 def evaluate(references: dict, estimates: dict, sr: int | None = None, *, window_s: float | None = 1.0,
-             metrics=METRICS, filter_length: int = 512) -> ScoreTable:
-    """Score estimated stems against the true ones: SDR and SI-SDR per stem.
+             metrics=DEFAULT_METRICS, filter_length: int = 512) -> ScoreTable:
+    """Score estimated stems against the true ones: SDR (museval v4) and SI-SDR per stem.
+
+    With the defaults the SDR column is what museval's ``evaluate`` reports
+    for the same stems (BSSEval v4 image SDR, median of 1 s windows).
 
     Parameters
     ----------
@@ -354,17 +432,17 @@ def evaluate(references: dict, estimates: dict, sr: int | None = None, *, window
     sr : int
         Sample rate in Hz (needed for windows).
     window_s : float or None
-        1.0: MUSDB style, median over 1 s windows; None: one score per stem.
+        1.0: museval style, median over 1 s windows; None: one score per stem.
     metrics : tuple of str
-        Any of ``"sdr"``, ``"si_sdr"``.
+        Any of ``"sdr"``, ``"si_sdr"``, ``"sdr_per_channel"`` (slower; see :data:`MEASURES`).
     filter_length : int
-        SDR distortion filter taps.
+        Distortion filter taps of the per-channel SDR.
 
     Returns
     -------
     table : ScoreTable
-        ``table.rows``: ``{"stem", "sdr_db", "si_sdr_db", "windows"}`` per stem;
-        ``table.to_text()``, ``table.to_json()``.
+        ``table.rows``: ``{"stem", "sdr_db", "si_sdr_db", "sdr_per_channel_db", "windows"}``
+        per stem; ``table.to_text()``, ``table.to_json()``.
 
     Examples
     --------
@@ -376,27 +454,38 @@ def evaluate(references: dict, estimates: dict, sr: int | None = None, *, window
 
     See also
     --------
-    make_scoreboard, notebooks/03_masks_and_oracles.ipynb
+    make_scoreboard, notebooks/07_evaluation_and_listening.ipynb
     """
+    metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
     unknown = set(metrics) - set(METRICS)
     if unknown:
         raise OptionError(f"Unknown metric(s) {sorted(unknown)}; use: {', '.join(METRICS)}.")
     refs, ests, notes = match_references(references, estimates)
+    pairs = {stem: _pair(refs[stem], ests[stem]) for stem in ests}
+    # museval scores the stems together and skips a window for all of them when any reference is silent in it
+    silent = None
+    if "sdr" in metrics:
+        for ref, _ in pairs.values():
+            win = _window_length(ref.shape[1], sr, window_s)
+            s = _silent_windows(_windows(ref, win))
+            silent = s if silent is None or silent.shape != s.shape else silent | s
     rows = []
-    for stem in ests:
-        ref, est = _pair(refs[stem], ests[stem])
+    for stem, (ref, est) in pairs.items():
         row = {"stem": stem}
         n_windows = None
         for m in METRICS:
             if m in metrics:
                 frames = compute_framewise(ref, est, sr=sr, metric=m, window_s=window_s, filter_length=filter_length)
+                if m == "sdr" and silent is not None and silent.shape == frames.shape:
+                    frames = np.where(silent, np.nan, frames)
                 row[f"{m}_db"] = _median(frames)
-                n_windows = int(np.count_nonzero(~np.isnan(frames)))
+                if n_windows is None:
+                    n_windows = int(np.count_nonzero(~np.isnan(frames)))
             else:
                 row[f"{m}_db"] = float("nan")
         row["windows"] = n_windows
         rows.append(row)
-    return ScoreTable(rows, window_s=window_s, notes=notes)
+    return ScoreTable(rows, window_s=window_s, notes=notes, metrics=metrics)
 
 
 class Scoreboard:
@@ -440,6 +529,7 @@ class Scoreboard:
     def to_dict(self) -> dict:
         return {
             "rank_by": self.rank_by,
+            "measure": MEASURES["sdr"],
             "ranking": [{"method": n, "score_db": _json_value(s)} for n, s in self.ranking],
             "rows": [{k: _json_value(v) for k, v in r.items()} for r in self.rows],
             "notes": self.notes,
@@ -454,6 +544,9 @@ class Scoreboard:
             stems += [r["stem"] for r in t.rows if r["stem"] not in stems]
         head = f"{'#':>2} {'method':<16}" + "".join(f"{s[:13]:>14}" for s in stems) + f"{'mean':>9}"
         lines = [f"SDR in dB, ranked by {self.rank_by}", head]
+        first = next(iter(self.tables.values()), None)
+        how = "" if first is None else ("; whole signal" if first.window_s is None
+                                        else f"; median of {first.window_s:g} s windows")
         for i, (name, _) in enumerate(self.ranking, 1):
             t = self.tables[name]
             cells = []
@@ -463,6 +556,7 @@ class Scoreboard:
                 except KeyError:
                     cells.append(f"{'-':>14}")
             lines.append(f"{i:>2} {name:<16}" + "".join(cells) + f"{_fmt(t.mean('sdr')):>9}")
+        lines.append(f"measure: {MEASURES['sdr']}{how}")
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 

@@ -172,7 +172,7 @@ def fetch_audio(
 
     See also
     --------
-    notebooks/NN_karaoke_maker.ipynb
+    notebooks/09_karaoke_maker.ipynb
     """
     url = check_url(url)
     try:

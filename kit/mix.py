@@ -22,7 +22,7 @@ file with an FFmpeg filter graph (per-stem ``volume``, then ``amix``).
 
 See also
 --------
-notebooks/NN_karaoke_maker.ipynb
+notebooks/09_karaoke_maker.ipynb
 """
 
 from __future__ import annotations
@@ -518,7 +518,7 @@ def make_backing_track(
     See also
     --------
     write_backing_track : the same, written to a file through FFmpeg.
-    notebooks/NN_karaoke_maker.ipynb
+    notebooks/09_karaoke_maker.ipynb
     """
     arrays = _check_stems(stems)
     _check_method(method)

@@ -127,3 +127,84 @@ def test_mixer_bad_input(multitrack):
         ui.stem_mixer({}, SR)
     with pytest.raises(OptionError, match="differ in shape"):
         ui.stem_mixer({"a": stems["bass"], "b": stems["bass"][:, :100]}, SR)
+
+
+# --- spectrogram explorer ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def song_clip():
+    return kit.examples.load_song(duration_s=3.0)
+
+
+def test_explorer_every_control_redraws_and_replays(song_clip):
+    y, sr = song_clip
+    explorer = ui.spectrogram_explorer(y, sr, title="Song")
+    assert isinstance(explorer, widgets.VBox)
+    assert explorer.resolution.value == "<b>window 46 ms (2048 samples), frames every 11.6 ms, bins 21.5 Hz apart</b>"
+    assert np.allclose(_wav(explorer.player), np.clip(y, -1, 1), atol=1 / 16000)
+    plays = []
+    explorer.player.observe(lambda c: plays.append(len(c["new"])), names="value")
+    figures = {explorer.figure.value}
+    for name, value in [("n_fft", 512), ("hop", 8), ("window", "boxcar"), ("y_axis", "log")]:
+        explorer.controls[name].value = value
+        assert explorer.figure.value not in figures, name  # a new picture
+        figures.add(explorer.figure.value)
+    assert explorer.resolution.value == "<b>window 12 ms (512 samples), frames every 1.5 ms, bins 86.1 Hz apart</b>"
+    # each change sends the sound again (emptied, then refilled), with autoplay on
+    assert plays.count(0) == 4 and len(plays) == 8 and explorer.player.autoplay
+
+
+def test_explorer_keeps_long_audio_short(song_clip):
+    y, sr = song_clip
+    explorer = ui.spectrogram_explorer(y, sr, max_duration_s=1.0)
+    assert _wav(explorer.player).shape == (2, sr)
+
+
+def test_resolution_words():
+    assert ui.describe_resolution(22050, n_fft=1024, hop_length=256) == \
+        "window 46 ms (1024 samples), frames every 11.6 ms, bins 21.5 Hz apart"
+
+
+# --- mask playground -----------------------------------------------------------------------
+
+
+def test_mask_playground_every_control_changes_mask_sound_and_score(multitrack):
+    from kit.evaluate import compute_sdr
+
+    mix, stems = multitrack
+    playground = ui.mask_playground(mix, stems, SR, title="Masks")
+    assert isinstance(playground, widgets.VBox)
+    assert playground.controls["stem"].value == "vocals"
+    # the player holds the ratio-mask estimate, and the score is its SDR against the true vocals
+    est = playground.result
+    assert np.allclose(_wav(playground.player), np.clip(est, -1, 1), atol=1 / 16000)
+    sdr = compute_sdr(stems["vocals"], est)
+    assert f"{sdr:+.1f} dB" in playground.score.value and sdr > 10.0
+    assert f"{compute_sdr(stems['vocals'], mix):+.1f} dB" in playground.score.value  # the mixture, for scale
+    assert playground.controls["threshold_db"].layout.display == "none"
+
+    for name, value in [("exponent", 3.0), ("kind", "binary"), ("threshold_db", 6.0), ("kind", "wiener"),
+                        ("stem", "bass")]:
+        before = bytes(playground.figure.value), bytes(playground.player.value), bytes(playground.truth_player.value)
+        playground.controls[name].value = value
+        assert bytes(playground.figure.value) != before[0], name  # a new picture
+        assert bytes(playground.player.value) != before[1], name  # a new sound
+        assert (bytes(playground.truth_player.value) != before[2]) == (name == "stem")
+        if name == "threshold_db":  # what plays is kit's binary mask applied to the mixture
+            spec = kit.spectral.compute_stft(mix)
+            target = kit.spectral.compute_stft(stems["vocals"])
+            rest = kit.spectral.compute_stft(stems["drums"] + stems["bass"] + stems["other"])
+            mask = kit.masks.compute_binary_mask(target, rest, threshold_db=6.0)
+            expected = kit.spectral.compute_istft(kit.masks.apply_mask(spec, mask), length=mix.shape[1])
+            assert np.allclose(playground.result, expected, atol=1e-5)
+            assert playground.controls["exponent"].layout.display == "none"
+    assert "true bass" in playground.score.value
+
+
+def test_mask_playground_bad_input(multitrack):
+    mix, stems = multitrack
+    with pytest.raises(OptionError, match="differ in shape"):
+        ui.mask_playground(mix[:, :1000], stems, SR)
+    with pytest.raises(OptionError, match="true stems"):
+        ui.mask_playground(mix, {}, SR)

@@ -6,6 +6,8 @@ Each widget function returns one ipywidgets widget; players are ``ipywidgets.Aud
 work the same in Jupyter, Voila and Colab.
 """
 
+from .explorer import describe_resolution, spectrogram_explorer
+from .mask_playground import mask_playground
 from .mixer import StemMixer, stem_mixer
 from .player import make_player
 from .progress import make_progress_bar
@@ -14,6 +16,9 @@ from .voice import add_my_voice
 __all__ = [
     "make_progress_bar",
     "make_player",
+    "spectrogram_explorer",
+    "describe_resolution",
+    "mask_playground",
     "stem_mixer",
     "StemMixer",
     "add_my_voice",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["encode_for_player", "make_player", "update_player", "make_figure", "make_image", "render_figure",
-           "PLAYER_WAV_MAX_S"]
+           "replay_player", "PLAYER_WAV_MAX_S"]
 
 # Up to this length the player gets 16-bit WAV (exact, instant to encode, 176 kB a
 # second of stereo); longer audio goes as MP3 so a whole song stays a few MB over
@@ -115,3 +115,14 @@ def make_image(fig=None):
     if fig is not None:
         image.value = render_figure(fig)
     return image
+
+
+def replay_player(player) -> None:
+    """Make a player start again from the top (with autoplay on): empty it, then refill it.
+
+    Setting the same bytes again would send nothing to the browser, so nothing would play.
+    """
+    data = player.value
+    player.autoplay = True
+    player.value = b""
+    player.value = data

@@ -6,11 +6,15 @@ Each widget function returns one ipywidgets widget; players are ``ipywidgets.Aud
 work the same in Jupyter, Voila and Colab.
 """
 
+from .download import make_download
+from .ab_player import ab_player
 from .explorer import describe_resolution, spectrogram_explorer
+from .karaoke import KaraokeMaker, karaoke_maker
 from .mask_playground import mask_playground
 from .mixer import StemMixer, stem_mixer
 from .player import make_player
 from .progress import make_progress_bar
+from .upload import load_uploaded, read_upload
 from .voice import add_my_voice
 
 __all__ = [
@@ -20,6 +24,12 @@ __all__ = [
     "describe_resolution",
     "mask_playground",
     "stem_mixer",
+    "ab_player",
     "StemMixer",
     "add_my_voice",
+    "karaoke_maker",
+    "KaraokeMaker",
+    "make_download",
+    "read_upload",
+    "load_uploaded",
 ]

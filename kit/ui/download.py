@@ -1,32 +1,31 @@
 """A real browser download of a waveform: a link with the ``download`` attribute.
 
 The file is encoded in the kernel (:func:`kit.save`, so MP3 goes through FFmpeg)
-and its bytes reach the browser inside the widget's own message, as a
-``data:`` URL. That needs no file server, so it works the same under ``kit app``,
-plain ``voila``, Binder, JupyterLab and Colab, and one visitor's files are never
-reachable by another. Kernel-to-browser messages have no Tornado size limit; a
-5-minute song is about 12 MB as MP3 (320 kb/s) and 53 MB as 16-bit WAV.
-A click hands the bytes to the browser as a Blob first, because browsers refuse
-to download very long ``data:`` URLs directly.
+and its bytes reach the browser inside a widget message, as a binary buffer of an
+``ipywidgets.Audio`` player (no base64, no file server). The browser keeps them
+as a Blob; the link takes that Blob's address when clicked, so the download is
+the exact file the player plays. Needing no file server, it works the same under
+``kit app``, plain ``voila``, Binder and JupyterLab, and one visitor's files are
+never reachable by another. Kernel-to-browser messages have no Tornado size
+limit; a 5-minute song is about 12 MB as MP3 (320 kb/s) and 53 MB as 16-bit WAV.
 """
 
 from __future__ import annotations
 
-import base64
 import html
 from pathlib import Path
 
 __all__ = ["make_download", "encode_audio", "DOWNLOAD_FORMATS"]
 
-DOWNLOAD_FORMATS = {"mp3": "audio/mpeg", "wav": "audio/wav"}
+# format -> (MIME type, the Audio widget's format name)
+DOWNLOAD_FORMATS = {"mp3": ("audio/mpeg", "mpeg"), "wav": ("audio/wav", "wav")}
 
-# Inline handler: turn the data: URL into a Blob URL on the first click, then let the
-# click proceed. ipywidgets' HTML widget runs no <script>, but it keeps attributes.
+# Inline handler (ipywidgets' HTML widget runs no <script>, but keeps attributes): point
+# the link at the Blob the player next to it was given. The download runs after the
+# handler, with the new address.
 _ON_CLICK = (
-    "if(this.href.startsWith('data:')){event.preventDefault();"
-    "var s=atob(this.href.split(',')[1]),a=new Uint8Array(s.length);"
-    "for(var i=0;i<s.length;i++)a[i]=s.charCodeAt(i);"
-    "this.href=URL.createObjectURL(new Blob([a],{type:this.type}));this.click();}"
+    "var b=this.closest('.kit-download'),a=b&&b.querySelector('audio');"
+    "if(a&&a.src){this.href=a.src;}else{event.preventDefault();}"
 )
 
 
@@ -87,8 +86,9 @@ def make_download(y, sr: int, filename: str, *, format: str = "mp3", workdir, la
 
     Returns
     -------
-    ipywidgets.HTML
-        Holds one ``<a download=...>`` link; ``.filename`` and ``.size_bytes`` say what it holds.
+    ipywidgets.VBox
+        A ``<a download=...>`` link above a player of the same file;
+        ``.filename`` and ``.size_bytes`` say what it holds.
 
     Examples
     --------
@@ -104,19 +104,22 @@ def make_download(y, sr: int, filename: str, *, format: str = "mp3", workdir, la
     """
     import ipywidgets as widgets
 
+    format = format.lower()
     data = encode_audio(y, sr, format=format, workdir=workdir)
     stem = Path(filename.replace("/", "-").replace("\\", "-")).stem or "backing track"
-    name = f"{stem}.{format.lower()}"
-    mime = DOWNLOAD_FORMATS[format.lower()]
-    href = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+    name = f"{stem}.{format}"
+    mime, audio_format = DOWNLOAD_FORMATS[format]
+    player = widgets.Audio(value=data, format=audio_format, autoplay=False, loop=False, controls=True,
+                           layout=widgets.Layout(width="100%", max_width="480px"))
     text = label or f"Download {name}"
-    value = (
-        f'<a class="kit-download" download="{html.escape(name)}" type="{mime}" href="{href}" '
+    link = widgets.HTML(
+        f'<a class="kit-download-link" download="{html.escape(name)}" type="{mime}" href="#" '
         f'onclick="{_ON_CLICK}" style="display:inline-block;padding:6px 14px;border-radius:4px;'
-        f'background:#1976d2;color:white;text-decoration:none;font-weight:600">'
+        f'background:#1565c0;color:white;text-decoration:none;font-weight:600;word-break:break-word">'
         f"&#x2B07; {html.escape(text)}</a> <span style='color:#555'>({len(data) / 1e6:.1f} MB)</span>"
     )
-    widget = widgets.HTML(value=value)
-    widget.filename = name
-    widget.size_bytes = len(data)
-    return widget
+    box = widgets.VBox([link, player], layout=widgets.Layout(width="100%"))
+    box.add_class("kit-download")
+    box.filename = name
+    box.size_bytes = len(data)
+    return box

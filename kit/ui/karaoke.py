@@ -1,0 +1,531 @@
+"""The karaoke maker: choose a song, separate it (a preview first), mix the stems, download.
+
+This is the widget behind ``notebooks/09_karaoke_maker.ipynb`` and ``kit app``.
+It holds no DSP: :func:`kit.load` decodes, :func:`kit.separate` separates (and
+caches), :func:`kit.ui.stem_mixer` mixes, :func:`kit.ui.download.make_download`
+encodes. Work happens in the click handlers, with a progress bar and the buttons
+disabled, and every failure is shown as one sentence in the error panel.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+import warnings
+from pathlib import Path
+
+import ipywidgets as widgets
+import numpy as np
+
+from .engine_panel import describe_engine, estimate_seconds, format_duration, list_model_choices
+from .player import make_figure, make_image, render_figure
+from .progress import make_progress_bar
+from .upload import UPLOAD_LIMIT_MB, load_uploaded, read_upload
+from .workdir import make_session_folder
+
+__all__ = ["KaraokeMaker", "karaoke_maker", "describe_failure"]
+
+_SOURCES = ("Bundled song", "Upload a file", "Link")
+_FULL = widgets.Layout(width="100%")
+
+
+def describe_failure(exc: BaseException, *, doing: str = "separating") -> str:
+    """One sentence for the error panel: what went wrong and what to do (never a traceback).
+
+    Examples
+    --------
+    >>> describe_failure(MemoryError())[:14]
+    'Out of memory '
+    """
+    from ..errors import KitError
+
+    if isinstance(exc, KitError):
+        return str(exc)
+    text = str(exc)
+    if isinstance(exc, MemoryError) or "out of memory" in text.lower() or type(exc).__name__ == "OutOfMemoryError":
+        return (f"Out of memory while {doing}. Try the preview (a short excerpt), a shorter song, "
+                "or the 'unet' model, and close other programs.")
+    first = text.strip().splitlines()[0][:200] if text.strip() else ""
+    return f"Something went wrong while {doing} ({type(exc).__name__}{': ' + first if first else ''})."
+
+
+def _section(title: str, *children, css: str | None = None):
+    box = widgets.VBox([widgets.HTML(f"<h3 style='margin:10px 0 4px 0'>{title}</h3>"), *children],
+                       layout=widgets.Layout(width="100%", padding="0 0 6px 0"))
+    if css:
+        box.add_class(css)
+    return box
+
+
+class KaraokeMaker(widgets.VBox):
+    """The karaoke maker app (an ``ipywidgets.VBox``); make it with :func:`karaoke_maker`.
+
+    For scripts and tests it carries its parts: ``source``, ``upload``, ``link``,
+    ``start_slider``, ``model``, ``preview_button``, ``whole_button``, ``error``,
+    ``status``, ``mixer`` (a :class:`kit.ui.StemMixer` once separated), ``format``,
+    ``export_button``, ``download``; and its state: ``song_name``, ``y``, ``sr``,
+    ``stems_range`` (seconds the current stems cover).
+    """
+
+    def __init__(self, *, song=None, model: str = "auto", preview_s: float = 20.0, device: str = "auto",
+                 model_dir=None, cache: bool = True, workdir=None, allow_link: bool = True):
+        from ..devices import pick_device
+
+        self.workdir = Path(workdir) if workdir else make_session_folder()
+        self.preview_s = float(preview_s)
+        self.model_dir = model_dir
+        self.cache = bool(cache)
+        self.device = pick_device(device)
+        self.y, self.sr, self.song_name = None, None, None
+        self.stems, self.stems_range = None, None
+        self._whole = None  # stems of the whole song, once separated (previews slice them)
+        self._speed = {}  # (model, device) -> seconds of song per second of work, measured here
+        self.mixer, self.voice = None, None
+
+        # 1. source
+        self.source = widgets.ToggleButtons(options=_SOURCES if allow_link else _SOURCES[:2],
+                                            value=_SOURCES[0], style={"button_width": "auto"})
+        self.source.add_class("kit-source")
+        self.upload = widgets.FileUpload(accept=".mp3,.wav,.flac,.m4a,.ogg,.oga,.opus,.aac,.aif,.aiff,audio/*",
+                                         multiple=False, description="Choose a song file")
+        self.upload.add_class("kit-upload")
+        upload_note = widgets.HTML(f"<span style='color:#555'>MP3, WAV, FLAC, M4A, OGG... up to "
+                                   f"<b>{UPLOAD_LIMIT_MB} MB</b>. The file stays on this computer.</span>")
+        self.link = widgets.Text(placeholder="https://... (a page or a direct link to a song)",
+                                 layout=widgets.Layout(width="100%", max_width="520px"))
+        self.fetch_button = widgets.Button(description="Fetch", icon="download")
+        link_note = widgets.HTML("<span style='color:#555'>Needs an internet connection (uses "
+                                 "<code>kit fetch</code>). Only fetch songs you may use.</span>")
+        self._source_panels = {
+            _SOURCES[0]: widgets.HTML("<span style='color:#555'>A 10.9 s song clip that comes with the kit "
+                                      "(from ccMixter), so the app works offline straight away.</span>"),
+            _SOURCES[1]: widgets.VBox([self.upload, upload_note]),
+            _SOURCES[2]: widgets.VBox([widgets.HBox([self.link, self.fetch_button],
+                                                    layout=widgets.Layout(flex_flow="row wrap")), link_note]),
+        }
+        self.source_panel = widgets.Box([self._source_panels[_SOURCES[0]]], layout=_FULL)
+        self.song_info = widgets.HTML()
+        self.song_info.add_class("kit-song")
+        self.waveform = make_image()
+        self.start_slider = widgets.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.5, description="Preview from",
+                                                continuous_update=False, readout_format=".1f",
+                                                style={"description_width": "initial"},
+                                                layout=widgets.Layout(width="100%", max_width="520px"))
+        self.start_slider.add_class("kit-start")
+
+        # 2. engine
+        choices, best, self._model_details = list_model_choices(model_dir=model_dir)
+        names = [name for _, name in choices]
+        chosen = best if model == "auto" else model
+        if chosen not in names:
+            choices.append((f"{chosen}", chosen))
+        self.model = widgets.Dropdown(options=choices, value=chosen, description="Model",
+                                      layout=widgets.Layout(width="100%", max_width="520px"))
+        self.model.add_class("kit-model")
+        self.engine = widgets.HTML(f"<b>Engine:</b> {html.escape(describe_engine(self.device))}")
+        self.engine.add_class("kit-engine")
+        self.estimate = widgets.HTML()
+        self.model_note = widgets.HTML()
+
+        # 3. separate
+        self.preview_button = widgets.Button(description="Preview", icon="play", button_style="primary",
+                                             tooltip="separate a short excerpt first, to hear the quality")
+        self.preview_button.add_class("kit-preview")
+        self.whole_button = widgets.Button(description="Separate the whole song", icon="music",
+                                           button_style="success", layout=widgets.Layout(width="auto"))
+        self.whole_button.add_class("kit-whole")
+        self.busy = widgets.Box(layout=_FULL)
+        self.status = widgets.HTML()
+        self.status.add_class("kit-status")
+        self.error = widgets.HTML(layout=widgets.Layout(display="none", width="100%"))
+        self.error.add_class("kit-error")
+
+        # 4. mix, 5. download, 6. voice
+        self.mixer_box = widgets.VBox([widgets.HTML("<span style='color:#555'>Separate the song (or a "
+                                                    "preview) to mix its stems here.</span>")], layout=_FULL)
+        self.mixer_box.add_class("kit-mixer")
+        self.format = widgets.ToggleButtons(options=[("MP3", "mp3"), ("WAV", "wav")], value="mp3",
+                                            style={"button_width": "70px"})
+        self.export_button = widgets.Button(description="Make the download", icon="file-audio-o",
+                                            disabled=True, layout=widgets.Layout(width="auto"))
+        self.export_button.add_class("kit-export")
+        self.download = widgets.VBox(layout=_FULL)
+        self.download_note = widgets.HTML()
+        self.voice_box = widgets.VBox([widgets.HTML("<span style='color:#555'>Make a backing track first.</span>")],
+                                      layout=_FULL)
+
+        sections = [
+            widgets.HTML("<h2 style='margin:4px 0'>Karaoke maker</h2><span style='color:#444'>Take the vocals "
+                         "(or any instrument) out of a song, change the key, and download a backing track."
+                         "</span>"),
+            _section("1. Choose a song", self.source, self.source_panel, self.song_info, self.waveform,
+                     self.start_slider, css="kit-section-source"),
+            _section("2. Engine", self.engine, self.model, self.model_note, self.estimate,
+                     css="kit-section-engine"),
+            _section("3. Separate", widgets.HBox([self.preview_button, self.whole_button],
+                                                 layout=widgets.Layout(flex_flow="row wrap", width="100%")),
+                     self.busy, self.status, self.error, css="kit-section-separate"),
+            _section("4. Mix", self.mixer_box, css="kit-section-mix"),
+            _section("5. Download the backing track",
+                     widgets.HBox([self.format, self.export_button],
+                                  layout=widgets.Layout(flex_flow="row wrap", align_items="center")),
+                     self.download_note, self.download, css="kit-section-download"),
+        ]
+        if _voice_widget() is not None:
+            sections.append(_section("6. Add my voice", self.voice_box, css="kit-section-voice"))
+        super().__init__(sections, layout=widgets.Layout(width="100%", max_width="900px"))
+        self.add_class("kit-karaoke")
+
+        self.source.observe(self._on_source, names="value")
+        self.upload.observe(self._on_upload, names="value")
+        self.fetch_button.on_click(self._on_fetch)
+        self.start_slider.observe(self._on_start, names="value")
+        self.model.observe(self._on_model, names="value")
+        self.preview_button.on_click(self._on_preview)
+        self.whole_button.on_click(self._on_whole)
+        self.export_button.on_click(self._on_export)
+        self.format.observe(self._on_format, names="value")
+
+        self._guard(self._load_song, song, doing="loading the song")
+        self._on_model(None)
+
+    # --- helpers ------------------------------------------------------------------
+
+    @property
+    def duration_s(self) -> float:
+        return 0.0 if self.y is None else self.y.shape[1] / self.sr
+
+    def show_error(self, message: str | None) -> None:
+        """Show ``message`` in the error panel (None hides it)."""
+        if not message:
+            self.error.value, self.error.layout.display = "", "none"
+            return
+        self.error.value = (f"<div style='border:1px solid #c62828;background:#ffebee;color:#b71c1c;"
+                            f"padding:8px 12px;border-radius:4px;white-space:normal'>"
+                            f"<b>Problem:</b> {html.escape(message)}</div>")
+        self.error.layout.display = "block"
+
+    def _guard(self, func, *args, doing: str):
+        """Run ``func``; show any failure as a sentence in the error panel instead of a traceback."""
+        self.show_error(None)
+        try:
+            return func(*args)
+        except Exception as exc:  # the panel is the user's only view: say it in words
+            self.show_error(describe_failure(exc, doing=doing))
+            self.status.value = ""
+            return None
+
+    def _set_busy(self, busy: bool) -> None:
+        for w in (self.preview_button, self.whole_button, self.source, self.upload, self.fetch_button,
+                  self.model):
+            w.disabled = busy
+        self.export_button.disabled = busy or self.mixer is None
+        if not busy:
+            self.busy.children = ()
+
+    # --- 1. the song ----------------------------------------------------------------
+
+    def _on_source(self, change) -> None:
+        self.source_panel.children = (self._source_panels[change["new"]],)
+        if change["new"] == _SOURCES[0]:
+            self._guard(self._load_song, None, doing="loading the bundled song")
+
+    def _load_song(self, song) -> None:
+        from ..audio import load
+        from ..examples import song_path
+
+        if song is None:
+            path = song_path()
+            self._set_song(*load(path), name="Bundled song (ccMixter clip)")
+        elif isinstance(song, tuple):
+            y, sr = song
+            self._set_song(np.asarray(y, dtype=np.float32), int(sr), name="Song")
+        else:
+            path = Path(song)
+            self._set_song(*load(path), name=path.stem)
+
+    def _set_song(self, y, sr: int, *, name: str) -> None:
+        if y.ndim == 1:
+            y = y[np.newaxis]
+        self.y, self.sr, self.song_name = y, int(sr), name
+        self.stems, self.stems_range, self._whole = None, None, None
+        self.mixer = None
+        self.mixer_box.children = (widgets.HTML("<span style='color:#555'>Separate the song (or a preview) to "
+                                                "mix its stems here.</span>"),)
+        self.download.children = ()
+        self.download_note.value = ""
+        self.export_button.disabled = True
+        channels = {1: "mono", 2: "stereo"}.get(y.shape[0], f"{y.shape[0]} channels")
+        self.song_info.value = (f"<b>Song:</b> <span class='kit-song-name'>{html.escape(name)}</span> - "
+                                f"<span class='kit-song-duration'>{format_duration(self.duration_s)}</span>"
+                                f" ({self.duration_s:.1f} s, {channels}, {sr / 1000:g} kHz)")
+        span = max(0.0, self.duration_s - self.preview_s)
+        with self.start_slider.hold_trait_notifications():
+            self.start_slider.value = 0.0
+            self.start_slider.max = max(span, 0.5)
+        self.start_slider.disabled = span <= 0.0
+        self.start_slider.description = "Preview from (s)" if span > 0 else "Preview: the whole clip"
+        self.status.value = ""
+        self._draw_waveform()
+        self._update_estimate()
+
+    def _on_upload(self, change) -> None:
+        if not change["new"]:
+            return
+        self._set_busy(True)
+        self.status.value = "Reading the uploaded file..."
+        try:
+            def read():
+                filename, data = read_upload(self.upload)
+                y, sr = load_uploaded(filename, data, workdir=self.workdir)
+                self._set_song(y, sr, name=Path(filename).stem)
+            self._guard(read, doing="reading the uploaded file")
+        finally:
+            # forget the bytes (the song is decoded); the same file may be chosen again
+            self.upload.value = ()
+            self._set_busy(False)
+
+    def _on_fetch(self, _button) -> None:
+        from ..fetch import fetch_audio
+
+        self._set_busy(True)
+        bar, progress = make_progress_bar("Fetching")
+        self.busy.children = (bar,)
+        self.status.value = "Fetching the song..."
+        try:
+            def fetch():
+                path = fetch_audio(self.link.value.strip(), out_dir=self.workdir / "fetched", progress=progress)
+                self._load_song(path)
+            self._guard(fetch, doing="fetching the link")
+        finally:
+            self._set_busy(False)
+
+    def _excerpt_range(self) -> tuple[float, float]:
+        start = min(float(self.start_slider.value), max(0.0, self.duration_s - self.preview_s))
+        return start, min(self.duration_s, start + self.preview_s)
+
+    def _draw_waveform(self) -> None:
+        from ..plot import plot_waveform
+
+        fig = make_figure((9.0, 2.2))
+        ax = fig.subplots()
+        plot_waveform(self.y, self.sr, ax=ax, title=f"{self.song_name}: the preview excerpt is shaded")
+        start, end = self._excerpt_range()
+        ax.axvspan(start, end, color="#ffa726", alpha=0.3, label="preview")
+        ax.set_xlim(0.0, self.duration_s)
+        self.waveform.value = render_figure(fig)
+
+    def _on_start(self, _change) -> None:
+        if self.y is not None:
+            self._draw_waveform()
+            self._update_estimate()
+
+    # --- 2. engine ----------------------------------------------------------------------
+
+    def _on_model(self, _change) -> None:
+        name = self.model.value
+        ok_detail = self._model_details.get(name, "")
+        ready = self.model.label.startswith("✓") if self.model.label else True
+        self.model_note.value = "" if ready else (
+            f"<span style='color:#b26a00'>{html.escape(name)} cannot run offline yet: "
+            f"{html.escape(ok_detail)}</span>")
+        self._update_estimate()
+
+    def _update_estimate(self) -> None:
+        if self.y is None:
+            self.estimate.value = ""
+            return
+        name, dev = self.model.value, self.device
+        measured = self._speed.get((name, dev))
+        start, end = self._excerpt_range()
+        preview = estimate_seconds(name, end - start, device=dev, measured_speed=measured)
+        whole = estimate_seconds(name, self.duration_s, device=dev, measured_speed=measured)
+        how = "measured here" if measured else "a rough guess until the preview has run"
+        self.estimate.value = (f"<b>Time on {dev.upper()}:</b> about {format_duration(preview)} for the preview, "
+                               f"{format_duration(whole)} for the whole song "
+                               f"<span style='color:#555'>({how})</span>")
+        self.preview_button.description = f"Preview {format_duration(end - start)}"
+
+    # --- 3. separate --------------------------------------------------------------------
+
+    def _separate(self, y) -> tuple[dict, float, list[str]]:
+        from ..errors import KitWarning
+        from ..separators.api import separate
+
+        name = self.model.value
+        bar, progress = make_progress_bar(f"{name}")
+        bar.layout.width = "100%"
+        bar.layout.max_width = "520px"
+        self.busy.children = (bar,)
+        t0 = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", KitWarning)
+            opts = {"model_dir": self.model_dir} if self.model_dir else {}
+            stems = separate(y, self.sr, model=name, device=self.device, progress=progress,
+                             cache=self.cache, **opts)
+        elapsed = time.perf_counter() - t0
+        if elapsed > 0.5:  # a cache hit says nothing about speed
+            self._speed[(name, self.device)] = (y.shape[1] / self.sr) / elapsed
+        notes = [str(w.message) for w in caught if issubclass(w.category, KitWarning)]
+        return stems, elapsed, notes
+
+    def _run(self, *, whole: bool) -> None:
+        if self.y is None:
+            self.show_error("Choose a song first (section 1).")
+            return
+        self._set_busy(True)
+        self.show_error(None)
+        start, end = (0.0, self.duration_s) if whole else self._excerpt_range()
+        what = "the whole song" if whole else f"the preview ({_clock(start)} to {_clock(end)})"
+        self.status.value = f"Separating {what} with {html.escape(self.model.value)}..."
+        try:
+            def work():
+                a, b = int(round(start * self.sr)), int(round(end * self.sr))
+                if self._whole is not None and self._whole[0] == self.model.value:
+                    # the whole song is separated already: the preview is a slice of it
+                    stems, elapsed, notes = {k: v[:, a:b] for k, v in self._whole[1].items()}, None, []
+                else:
+                    stems, elapsed, notes = self._separate(self.y[:, a:b])
+                if whole:
+                    self._whole = (self.model.value, stems)
+                self.stems, self.stems_range = stems, (start, end)
+                self._show_mixer(stems, self.y[:, a:b], whole=whole)
+                took = "(cut from the whole song's stems)" if elapsed is None else f"in {elapsed:.1f} s"
+                extra = "" if whole else " If you like it, separate the whole song."
+                self.status.value = (f"<span style='color:#2e7d32'>Separated {what} {took}: "
+                                     f"{', '.join(stems)}.{extra}</span>"
+                                     + "".join(f"<br><span style='color:#b26a00'>{html.escape(n)}</span>"
+                                               for n in notes))
+                self._update_estimate()
+            self._guard(work, doing=f"separating {what}")
+        finally:
+            self._set_busy(False)
+
+    def _on_preview(self, _button) -> None:
+        self._run(whole=False)
+
+    def _on_whole(self, _button) -> None:
+        self._run(whole=True)
+
+    # --- 4. mix, 5. download, 6. voice ----------------------------------------------------
+
+    def _show_mixer(self, stems: dict, mixture, *, whole: bool) -> None:
+        from .mixer import stem_mixer
+
+        start, end = self.stems_range
+        title = "The whole song" if whole else f"Preview {_clock(start)} to {_clock(end)}"
+        # the mixture too: switching a stem off subtracts it, keeping what the model put in no stem
+        self.mixer = stem_mixer(stems, self.sr, mixture=mixture, title=title)
+        self.mixer.observe_mix(self._on_mix)
+        self.mixer_box.children = (self.mixer,)
+        if "vocals" in self.mixer.stems:
+            self.mixer._on["vocals"].value = False  # a karaoke maker starts without the singer
+        self._on_mix(self.mixer)
+        self.export_button.disabled = False
+
+    def _track_name(self) -> str:
+        extra = "" if self.stems_range == (0.0, self.duration_s) else ", preview"
+        name = f"{self.song_name} ({self.mixer.describe()}{extra})"
+        return "".join(c for c in name if c not in '/\\:*?"<>|')
+
+    def _on_mix(self, _mixer) -> None:
+        # the download shows the mix it was made from: an older one would surprise
+        self.download.children = ()
+        self.download_note.value = (f"<span style='color:#555'>Will be saved as "
+                                    f"<b>{html.escape(self._track_name())}.{self.format.value}</b></span>")
+        self._update_voice()
+
+    def _on_format(self, _change) -> None:
+        if self.mixer is not None:
+            self._on_mix(self.mixer)
+
+    def _on_export(self, _button) -> None:
+        from .download import make_download
+
+        if self.mixer is None:
+            return
+        self._set_busy(True)
+        bar, progress = make_progress_bar("Encoding")
+        self.busy.children = (bar,)
+        try:
+            def export():
+                progress(0.1)
+                y = self.mixer.render()
+                widget = make_download(y, self.sr, f"{self._track_name()}.{self.format.value}",
+                                       format=self.format.value, workdir=self.workdir)
+                progress(1.0)
+                self.download.children = (widget,)
+            self._guard(export, doing="making the download")
+        finally:
+            self._set_busy(False)
+
+    def _update_voice(self) -> None:
+        add_my_voice = _voice_widget()
+        if add_my_voice is None or self.mixer is None:
+            return
+        if self.stems_range != (0.0, self.duration_s):
+            self.voice_box.children = (widgets.HTML("<span style='color:#555'>Separate the whole song to sing "
+                                                    "over its backing track.</span>"),)
+            return
+        reference = self.stems.get("vocals") if self.stems else None
+        self.voice = add_my_voice(self.mixer.render(), self.sr, reference_vocal=reference,
+                                  song_name=self.song_name, workdir=self.workdir)
+        self.voice_box.children = (self.voice,)
+
+
+def _clock(seconds: float) -> str:
+    """A position in the song: ``75.5 -> "1:15.5"``."""
+    minutes, secs = divmod(float(seconds), 60.0)
+    return f"{int(minutes)}:{secs:04.1f}"
+
+
+def _voice_widget():
+    try:
+        from .voice import add_my_voice
+    except ImportError:
+        return None
+    return add_my_voice
+
+
+def karaoke_maker(*, song=None, model: str = "auto", preview_s: float = 20.0, device: str = "auto",
+                  model_dir=None, cache: bool = True, workdir=None, allow_link: bool = True) -> KaraokeMaker:
+    """The whole karaoke maker in one widget: song, engine, preview, separation, mixer, download.
+
+    Parameters
+    ----------
+    song : str, Path or (y, sr), optional
+        The song shown first; default: the bundled clip (works offline).
+    model : str
+        ``"auto"`` preselects the best model that runs offline now.
+    preview_s : float
+        Length of the preview excerpt in seconds.
+    device : str
+        ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda`` or ``mps``.
+    model_dir : str or Path, optional
+        Folder of downloaded model files.
+    cache : bool
+        Use the stem cache (a song separated before comes back at once).
+    workdir : str or Path, optional
+        Private folder for uploads and exports; default: this kernel's own
+        temporary folder, removed when the kernel ends.
+    allow_link : bool
+        Offer "Link" (``kit fetch``) as a source.
+
+    Returns
+    -------
+    KaraokeMaker
+        An ``ipywidgets.VBox``; display it.
+
+    Examples
+    --------
+    >>> from kit.ui import karaoke_maker
+    >>> app = karaoke_maker(device="cpu")
+    >>> app.song_name, round(app.duration_s, 1)
+    ('Bundled song (ccMixter clip)', 10.9)
+
+    See also
+    --------
+    notebooks/09_karaoke_maker.ipynb, kit.ui.stem_mixer
+    """
+    return KaraokeMaker(song=song, model=model, preview_s=preview_s, device=device, model_dir=model_dir,
+                        cache=cache, workdir=workdir, allow_link=allow_link)

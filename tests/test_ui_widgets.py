@@ -208,3 +208,37 @@ def test_mask_playground_bad_input(multitrack):
         ui.mask_playground(mix[:, :1000], stems, SR)
     with pytest.raises(OptionError, match="true stems"):
         ui.mask_playground(mix, {}, SR)
+
+
+# --- A/B player ----------------------------------------------------------------------------
+
+
+def test_ab_player_levels_and_loudness_matching(multitrack):
+    from kit.loudness import measure_loudness
+
+    mix, stems = multitrack
+    versions = {"mixture": mix, "vocals": stems["vocals"], "quiet drums": 0.1 * stems["drums"],
+                "blip": mix[:, :1000]}
+    ab = ui.ab_player(versions, SR, title="Compare")
+    assert isinstance(ab, widgets.VBox) and list(ab.players) == list(versions)
+    for name in ("mixture", "vocals", "quiet drums"):
+        assert f"{measure_loudness(versions[name], SR):.1f} LUFS" in ab.levels[name].value
+        assert np.allclose(_wav(ab.players[name]), np.clip(versions[name], -1, 1), atol=1 / 16000)
+    assert "too short for LUFS" in ab.levels["blip"].value
+    quietest = measure_loudness(versions["quiet drums"], SR)
+
+    before = {n: bytes(p.value) for n, p in ab.players.items()}
+    ab.controls["match"].value = True
+    for name in ("mixture", "vocals"):
+        assert bytes(ab.players[name].value) != before[name]  # new, quieter sound
+        assert f"{quietest:.1f} LUFS" in ab.levels[name].value
+        played = _wav(ab.players[name])
+        assert measure_loudness(played, SR) == pytest.approx(quietest, abs=0.1)
+    assert bytes(ab.players["blip"].value) == before["blip"]  # too short to measure: left alone
+    ab.controls["match"].value = False
+    assert bytes(ab.players["mixture"].value) == before["mixture"]
+
+
+def test_ab_player_bad_input():
+    with pytest.raises(OptionError, match="versions to compare"):
+        ui.ab_player({}, SR)

@@ -6,8 +6,8 @@ Each widget function returns one ipywidgets widget; players are ``ipywidgets.Aud
 work the same in Jupyter, Voila and Colab.
 """
 
-from .download import make_download
 from .ab_player import ab_player
+from .download import make_download
 from .explorer import describe_resolution, spectrogram_explorer
 from .karaoke import KaraokeMaker, karaoke_maker
 from .mask_playground import mask_playground

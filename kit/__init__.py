@@ -17,6 +17,7 @@ _EXPORTS = {
     "KitError": "kit.errors",
     "KitWarning": "kit.errors",
     "separate": "kit.separators.api",
+    "clear_models": "kit.separators.api",
     "get_separator": "kit.separators.registry",
     "list_models": "kit.separators.registry",
     "pick_device": "kit.devices",

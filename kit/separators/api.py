@@ -1,8 +1,10 @@
-"""The front door: ``kit.separate(audio_or_path, ...)``, with the stem cache."""
+"""The front door: ``kit.separate(audio_or_path, ...)``, with the stem cache and a cache of built models."""
 
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
+from pathlib import PurePath
 
 import numpy as np
 
@@ -11,7 +13,101 @@ from ..errors import OptionError
 from ..progress import Progress, report
 from .registry import get_separator
 
-__all__ = ["separate", "separate_with", "separate_file"]
+__all__ = ["separate", "separate_with", "separate_file", "get_cached_separator", "clear_models", "MAX_CACHED_MODELS"]
+
+# Separators kit.separate built, with their networks loaded, by (model, device, options).
+# A few at most: each can hold a network (and its GPU memory) until clear_models().
+MAX_CACHED_MODELS = 3
+_MODELS: OrderedDict = OrderedDict()
+
+
+def _freeze(value):
+    """A hashable stand-in for an option value, or raise TypeError if it has none."""
+    if isinstance(value, PurePath):
+        return ("path", str(value))
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    hash(value)  # arrays, dicts...: TypeError, and the separator is built afresh
+    return value
+
+
+def get_cached_separator(model: str = "auto", *, device: str = "auto", **options):
+    """The separator for ``model`` on ``device`` with ``options``, built once and then reused.
+
+    :func:`kit.separate` calls this, so separating ten excerpts with the same
+    model reads its weights once. The last :data:`MAX_CACHED_MODELS` separators
+    are kept (least recently used leaves first); :func:`clear_models` frees them.
+
+    Parameters
+    ----------
+    model, device, **options
+        As for :func:`kit.get_separator`.
+
+    Returns
+    -------
+    separator : kit.separators.base.Separator
+
+    Examples
+    --------
+    >>> from kit.separators.api import get_cached_separator
+    >>> get_cached_separator("center", device="cpu") is get_cached_separator("center", device="cpu")
+    True
+    """
+    from ..devices import pick_device
+    from ..errors import OptionError
+    from .registry import best_available_model
+
+    if model == "auto":
+        model = best_available_model(device=device, **options)
+    try:
+        where = pick_device(device)
+    except OptionError:  # a family that runs only on the CPU may accept it: get_separator decides
+        where = device
+    try:
+        key = (model, where, tuple(sorted((k, _freeze(v)) for k, v in options.items())))
+    except TypeError:
+        return get_separator(model, device=device, **options)
+    if key in _MODELS:
+        _MODELS.move_to_end(key)
+        return _MODELS[key]
+    separator = get_separator(model, device=device, **options)
+    _MODELS[key] = separator
+    while len(_MODELS) > MAX_CACHED_MODELS:
+        _MODELS.popitem(last=False)
+    return separator
+
+
+def clear_models() -> int:
+    """Forget the separators :func:`kit.separate` keeps, freeing their networks (and GPU memory).
+
+    Returns
+    -------
+    n : int
+        How many were freed.
+
+    Examples
+    --------
+    >>> import kit
+    >>> kit.clear_models() >= 0
+    True
+
+    See also
+    --------
+    notebooks/05_neural_separation.ipynb
+    """
+    import gc
+    import sys
+
+    n = len(_MODELS)
+    devices = {key[1] for key in _MODELS}
+    _MODELS.clear()
+    gc.collect()
+    if "torch" in sys.modules:  # nothing to give back if torch never ran
+        from .base import free_device_memory
+
+        for device in devices:
+            free_device_memory(str(device))
+    return n
 
 
 def separate_with(
@@ -174,6 +270,8 @@ def separate(
         Cache folder (default ``$KIT_CACHE_DIR`` or ``~/.cache/kit/stems``).
     **options
         Model options such as ``model_dir``, ``segment``, ``shifts``.
+        The model built for a model, device and options is kept and reused by
+        the next call with the same ones; :func:`kit.clear_models` frees it.
 
     Returns
     -------
@@ -195,8 +293,9 @@ def separate(
     is_path = isinstance(audio, (str, os.PathLike))
     if not is_path and sr is None:
         raise OptionError("kit.separate got an array but no sample rate; call kit.separate(y, sr, ...).")
-    # the model first: a wrong name should fail before a long song is decoded
-    separator = get_separator(model, device=device, **options)
+    # the model first: a wrong name should fail before a long song is decoded. The separator
+    # (with its loaded network) is kept for the next call: see clear_models()
+    separator = get_cached_separator(model, device=device, **options)
     if not is_path:
         return separate_with(separator, check_audio(audio), sr, progress=progress, cache=cache,
                              cache_dir=cache_dir, options=options)

@@ -15,11 +15,11 @@ from ..audio import check_audio, resample, to_stereo
 from ..errors import AudioContentError, KitError
 from ..progress import Progress, report
 
-__all__ = ["Separator", "GPUOutOfMemoryError", "is_out_of_memory", "free_device_memory"]
+__all__ = ["Separator", "DeviceOutOfMemoryError", "is_out_of_memory", "free_device_memory", "make_memory_error"]
 
 
-class GPUOutOfMemoryError(KitError):
-    """The GPU ran out of memory and the separator could not work around it."""
+class DeviceOutOfMemoryError(KitError):
+    """The device (a GPU, or at last the CPU) ran out of memory, and the separator could not work around it."""
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -27,6 +27,13 @@ def is_out_of_memory(exc: BaseException) -> bool:
     if type(exc).__name__ == "OutOfMemoryError":  # torch.OutOfMemoryError / torch.cuda.OutOfMemoryError
         return True
     return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def make_memory_error(name: str, device: str) -> DeviceOutOfMemoryError:
+    """The one-line error for a separator that ran out of memory on ``device`` and cannot go on."""
+    fix = ("use a shorter clip, or close other programs" if str(device) == "cpu"
+           else "close other programs using the GPU, or run on the CPU (--device cpu)")
+    return DeviceOutOfMemoryError(f"'{name}' ran out of memory on {device}; {fix}.")
 
 
 def free_device_memory(device: str) -> None:
@@ -98,11 +105,7 @@ class Separator:
             if not is_out_of_memory(exc):
                 raise
             # what a separator could not work around itself: one line, not a traceback
-            device = getattr(self, "device", "the GPU")
-            raise GPUOutOfMemoryError(
-                f"'{self.name}' ran out of memory on {device}; close other programs using it, "
-                "or run on the CPU (--device cpu)."
-            ) from None
+            raise make_memory_error(self.name, getattr(self, "device", "cpu")) from None
         out = {}
         for name, s in stems.items():
             s = np.asarray(s, dtype=np.float32)

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import KitError, KitWarning, OptionError
 from ..progress import Progress, report
-from .base import Separator, free_device_memory, is_out_of_memory
+from .base import Separator, free_device_memory, is_out_of_memory, make_memory_error
 
 __all__ = [
     "UNetSeparator", "make_separator", "stems_for", "offline_status",
@@ -99,8 +99,10 @@ class UNetSeparator(Separator):
                 with torch.inference_mode():
                     return separate_in_segments(y, nets, device=device, batch_segments=batch, progress=progress)
             except RuntimeError as exc:
-                if device == "cpu" or not is_out_of_memory(exc):
+                if not is_out_of_memory(exc):
                     raise
+                if device == "cpu":  # nowhere left to go: one line, naming where it ran out
+                    raise make_memory_error(self.name, device) from None
                 device, batch = self._after_out_of_memory(device, batch)
 
     def _after_out_of_memory(self, device: str, batch: int) -> tuple[str, int]:

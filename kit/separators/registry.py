@@ -23,6 +23,7 @@ DEMUCS_MODELS = (
 )
 CLASSICAL_MODELS = ("repet", "hpss", "center")
 _FAMILY = {"unet": "kit.separators.unet"}
+_FAMILY["tiny-unet"] = "kit.separators.tiny_unet"  # weights you train: kit.train
 _FAMILY.update({m: "kit.separators.classical" for m in CLASSICAL_MODELS})
 _FAMILY.update({m: "kit.separators.demucs" for m in DEMUCS_MODELS})
 

@@ -264,7 +264,9 @@ class KaraokeMaker(widgets.VBox):
             self.start_slider.value = 0.0
             self.start_slider.max = max(span, 0.5)
         self.start_slider.disabled = span <= 0.0
-        self.start_slider.description = "Preview from (s)" if span > 0 else "Preview: the whole clip"
+        # a clip shorter than the preview has nothing to choose: say so instead of a dead slider
+        self.start_slider.layout.display = "flex" if span > 0 else "none"
+        self.start_slider.description = "Preview from (s)"
         self.status.value = ""
         self._draw_waveform()
         self._update_estimate()
@@ -309,7 +311,10 @@ class KaraokeMaker(widgets.VBox):
 
         fig = make_figure((9.0, 2.2))
         ax = fig.subplots()
-        plot_waveform(self.y, self.sr, ax=ax, title=f"{self.song_name}: the preview excerpt is shaded")
+        short = self.duration_s <= self.preview_s
+        title = f"{self.song_name}: " + ("shorter than a preview, so the preview is the whole clip" if short
+                                         else "the preview excerpt is shaded; move it with the slider")
+        plot_waveform(self.y, self.sr, ax=ax, title=title)
         start, end = self._excerpt_range()
         ax.axvspan(start, end, color="#ffa726", alpha=0.3, label="preview")
         ax.set_xlim(0.0, self.duration_s)

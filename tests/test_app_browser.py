@@ -1,0 +1,253 @@
+"""The karaoke maker in a real browser: `kit app` served by Voila, driven by Chromium.
+
+Playwright drives Debian's ``chromium`` through ``executable_path`` (no browser
+download). Two visitors use the app at the same time, each in its own browser
+context (own cookies, own Voila kernel):
+
+* visitor A previews then separates the bundled song with ``unet`` (the real
+  pretrained Spleeter 2-stem weights), switches the vocals on and off, hears a
+  backing track in the player and downloads it as MP3;
+* visitor B uploads a 12 MB MP3 and a 45 MB WAV made here, previews the MP3
+  with the fast ``center`` method, then uploads a text file and gets the error panel.
+
+Neither sees the other's song. Screenshots (1280x800 for A, 390x844 phone for B)
+go to ``$KIT_SCREENSHOT_DIR`` or a temporary folder. Without Chromium or
+Playwright the tests skip, unless ``KIT_REQUIRE_BROWSER=1`` (CI), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import kit
+
+REQUIRE = os.environ.get("KIT_REQUIRE_BROWSER") == "1"
+LOAD_TIMEOUT_MS = 240_000  # a page starts a kernel that imports torch: slow on a busy 2-core runner
+WORK_TIMEOUT_MS = 180_000
+
+
+def _missing(reason: str):
+    if REQUIRE:
+        pytest.fail(f"KIT_REQUIRE_BROWSER=1 but {reason}")
+    pytest.skip(reason)
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser"):
+        path = shutil.which(name)
+        if path:
+            return path
+    _missing("Debian's chromium is not installed (apt-get install chromium)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    folder = Path(os.environ.get("KIT_SCREENSHOT_DIR") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    """`kit app` on a free port, with its own stem cache; stopped (Ctrl-C) at the end."""
+    port = _free_port()
+    home = tmp_path_factory.mktemp("app")
+    env = {**os.environ, "KIT_CACHE_DIR": str(home / "cache"), "HF_HUB_OFFLINE": "1", "TMPDIR": str(home)}
+    log = open(home / "app.log", "w+")
+    proc = subprocess.Popen([sys.executable, "-m", "kit", "app", "--port", str(port)], cwd=home,
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            break
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:  # noqa: S310 (our own local server)
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(1)
+    else:
+        proc.kill()
+    log.seek(0)
+    started = log.read()
+    assert proc.poll() is None, f"kit app stopped:\n{started}"
+    assert f"running at {url}" in started, started
+    yield url
+    proc.send_signal(2)  # Ctrl-C
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+    # each visitor's kernel kept its files in its own folder under TMPDIR; all gone with the kernels
+    assert not list(home.glob("kit-app-*")), "a kernel's temporary folder outlived the app"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = _chromium()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("the playwright package is not installed (pip install playwright)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, args=["--no-sandbox", "--disable-dev-shm-usage"])
+        yield b
+        b.close()
+
+
+def _make_song(path: Path, seconds: float) -> Path:
+    """A real song file: the bundled clip looped (with a fade at each seam) to ``seconds``."""
+    y, sr = kit.examples.load_song()
+    reps = int(np.ceil(seconds * sr / y.shape[1]))
+    long = np.tile(y, (1, reps))[:, : int(seconds * sr)] * 0.9
+    kit.save(path, long, sr)
+    return path
+
+
+def _status(page) -> str:
+    return page.inner_text(".kit-status")
+
+
+def _wait_status(page, text: str):
+    page.wait_for_function("t => (document.querySelector('.kit-status') || {}).innerText?.includes(t)",
+                           arg=text, timeout=WORK_TIMEOUT_MS)
+
+
+def _choose_model(page, name: str):
+    select = page.locator(".kit-model select")
+    # ipywidgets writes spaces in option labels as no-break spaces
+    labels = [t.replace("\xa0", " ") for t in select.evaluate("s => [...s.options].map(o => o.textContent)")]
+    index = next(i for i, t in enumerate(labels) if f" {name} - " in t)
+    select.select_option(index=index)
+
+
+def _upload(page, path: Path):
+    # what a person does: click the upload button and pick the file in the chooser
+    with page.expect_file_chooser(timeout=WORK_TIMEOUT_MS) as chooser:
+        page.click(".kit-upload")
+    chooser.value.set_files(str(path))
+
+
+@pytest.fixture(scope="module")
+def visitors(browser, app_url):
+    """Two visitors opening the app at the same moment (separate contexts: separate kernels)."""
+    a = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    b = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, accept_downloads=True)
+    page_a, page_b = a.new_page(), b.new_page()
+    page_a.goto(app_url, wait_until="commit")
+    page_b.goto(app_url, wait_until="commit")
+    for page in (page_a, page_b):
+        page.wait_for_selector(".kit-song-name", timeout=LOAD_TIMEOUT_MS)
+    yield page_a, page_b
+    a.close()
+    b.close()
+
+
+def test_two_visitors_at_once(visitors, shots, tmp_path):
+    page_a, page_b = visitors
+    page_a.screenshot(path=str(shots / "a_1280_start.png"))
+    page_b.screenshot(path=str(shots / "b_390_start.png"))
+    # the bundled song is there at first start, and the engine says what it uses
+    assert "Bundled song" in page_a.inner_text(".kit-song-name")
+    assert "using CPU" in page_a.inner_text(".kit-engine") or "using CUDA" in page_a.inner_text(".kit-engine")
+
+    # A starts the unet preview; while A's kernel works, B uploads a 12 MB MP3 (B's kernel)
+    _choose_model(page_a, "unet")
+    page_a.click("button.kit-preview")
+    mp3 = _make_song(tmp_path / "Long song.mp3", 300.0)
+    assert mp3.stat().st_size > 11e6
+    page_b.click(".kit-source button:has-text('Upload a file')")
+    _upload(page_b, mp3)
+    page_b.wait_for_function("() => document.querySelector('.kit-song-name').innerText.includes('Long song')",
+                             timeout=WORK_TIMEOUT_MS)
+    assert "5:00" in page_b.inner_text(".kit-song-duration")
+    _wait_status(page_a, "Separated the preview")
+    assert page_a.locator("button.kit-preview").is_enabled()
+
+    # A: the whole song (the preview covered the whole 10.9 s clip: the stem cache answers)
+    page_a.click("button.kit-whole")
+    _wait_status(page_a, "Separated the whole song")
+    vocals_on = page_a.locator(".kit-mixer .widget-hbox:has(b:text-is('vocals')) button:has-text('on')")
+    vocals_on.click()  # vocals back in...
+    page_a.wait_for_function("() => document.querySelector('.kit-mixer').innerText.includes('full mix')",
+                             timeout=WORK_TIMEOUT_MS)
+    vocals_on.click()  # ...and out again
+    page_a.wait_for_function("() => document.querySelector('.kit-mixer').innerText.includes('Playing: no vocals')",
+                             timeout=WORK_TIMEOUT_MS)
+    # the player holds a backing track of the song's length
+    duration = page_a.evaluate("""async () => {
+        const a = document.querySelector('.kit-mixer audio');
+        if (!a.src) return 0;
+        if (isNaN(a.duration) || !a.duration) await new Promise(r => { a.onloadedmetadata = r; a.load(); });
+        return a.duration; }""")
+    assert abs(duration - 10.88) < 0.2, duration
+
+    # B: preview 20 s of the long song with the fast centre-channel method
+    _choose_model(page_b, "center")
+    page_b.click("button.kit-preview")
+    _wait_status(page_b, "Separated the preview (0:00.0 to 0:20.0)")
+    page_b.screenshot(path=str(shots / "b_390_separated.png"), full_page=True)
+
+    # A: download the backing track as MP3
+    page_a.click("button.kit-export")
+    link = page_a.wait_for_selector("a.kit-download-link", timeout=WORK_TIMEOUT_MS)
+    page_a.screenshot(path=str(shots / "a_1280_separated.png"), full_page=True)
+    with page_a.expect_download(timeout=WORK_TIMEOUT_MS) as info:
+        link.click()
+    download = info.value
+    assert download.suggested_filename == "Bundled song (ccMixter clip) (no vocals).mp3"
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    y, sr = kit.load(saved)
+    song, song_sr = kit.examples.load_song()
+    assert sr == song_sr and abs(y.shape[1] / sr - song.shape[1] / song_sr) < 0.05
+    # a backing track, not the song: the vocals are out, so it differs from the original
+    n = min(y.shape[1], song.shape[1])
+    assert np.sqrt(np.mean((y[:, :n] - song[:, :n]) ** 2)) > 0.01
+
+    # B: a 45 MB WAV gets through the websocket too
+    wav = tmp_path / "Big take.wav"
+    import soundfile as sf
+
+    long, long_sr = kit.load(mp3, duration_s=255.0)
+    sf.write(str(wav), long.T, long_sr, subtype="PCM_16")
+    assert wav.stat().st_size > 44e6
+    _upload(page_b, wav)
+    page_b.wait_for_function("() => document.querySelector('.kit-song-name').innerText.includes('Big take')",
+                             timeout=WORK_TIMEOUT_MS)
+    assert "4:15" in page_b.inner_text(".kit-song-duration")
+
+    # B: not audio -> a sentence in the error panel, and the app keeps working
+    notes = tmp_path / "notes.txt"
+    notes.write_text("these are my lyrics, not a song\n" * 100)
+    _upload(page_b, notes)
+    page_b.wait_for_selector(".kit-error:has-text('notes.txt')", timeout=WORK_TIMEOUT_MS)
+    error = page_b.inner_text(".kit-error")
+    assert "Traceback" not in error and "audio" in error
+    page_b.screenshot(path=str(shots / "b_390_error.png"), full_page=True)
+    assert page_b.locator("button.kit-preview").is_enabled()
+
+    # each visitor saw only their own song
+    assert "Bundled song" in page_a.inner_text(".kit-song-name")
+    assert "Big take" in page_b.inner_text(".kit-song-name")
+    text_a, text_b = page_a.inner_text("body"), page_b.inner_text("body")
+    assert "Long song" not in text_a and "Big take" not in text_a and "notes.txt" not in text_a
+    assert "ccMixter clip) (no vocals" not in text_b

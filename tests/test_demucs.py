@@ -23,6 +23,7 @@ from model_fixtures import STEMS_4, STEMS_6, write_random_demucs_model
 import kit
 from kit.errors import KitWarning, ModelUnavailableError, OptionError
 from kit.separators import demucs as kd
+from kit.separators import demucs_weights as kw
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +74,7 @@ def test_local_folder_loads_offline_and_matches_direct_apply_model(demucs_model_
 
 @pytest.mark.slow
 def test_shift_trick_is_seeded_and_matches_apply_model(demucs_model_dir, clip):
-    # the kit does apply_model's shift loop itself (to save memory); it must give the same stems
+    # the kit cuts and overlap-adds the segments itself (batched); it must give apply_model's stems
     y, sr = clip
     y = y[:, : int(0.9 * sr)]  # + 0.5 s of shift padding: one 1.95 s chunk per pass
     stems = kit.get_separator("htdemucs", model_dir=demucs_model_dir, device="cpu", shifts=2).separate(y, sr)
@@ -161,7 +162,7 @@ def test_missing_weights_fail_at_once_with_the_fix(no_weights_anywhere, monkeypa
         raise AssertionError("tried the network although offline mode is on")
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", no_network)
-    monkeypatch.setattr(kd, "check_network", no_network)
+    monkeypatch.setattr(kw, "check_network", no_network)
     with pytest.raises(ModelUnavailableError) as info:
         kit.get_separator("htdemucs_ft", device="cpu")
     msg = str(info.value)
@@ -180,7 +181,7 @@ def test_missing_weights_without_internet_checks_reachability_once(no_weights_an
         calls.append(1)
         return "huggingface.co: Name or service not known"
 
-    monkeypatch.setattr(kd, "check_network", unreachable)
+    monkeypatch.setattr(kw, "check_network", unreachable)
     with pytest.raises(ModelUnavailableError, match="internet cannot be reached.*kit models download htdemucs"):
         kit.get_separator("htdemucs", device="cpu")
     assert calls == [1]
@@ -240,11 +241,11 @@ def test_gpu_out_of_memory_falls_back_to_cpu(demucs_model_dir, clip, monkeypatch
     real_apply = sep._apply
     tried = []
 
-    def fake_apply(buf, length, device, segment, progress):
+    def fake_apply(mix, device, segment, progress):
         tried.append((device, segment))
         if device != "cpu":
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return real_apply(buf, length, device, segment, progress)
+        return real_apply(mix, device, segment, progress)
 
     monkeypatch.setattr(sep, "_apply", fake_apply)
     # HTDemucs pads chunks to 7.8 s, so only the older models retry with a smaller segment
@@ -318,9 +319,9 @@ def test_download_writes_a_folder_that_loads_offline(no_weights_anywhere, tmp_pa
         return str(target)
 
     monkeypatch.delenv("HF_HUB_OFFLINE")
-    monkeypatch.setattr(kd, "check_network", lambda *a, **k: None)
+    monkeypatch.setattr(kw, "check_network", lambda *a, **k: None)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_hf_hub_download)
-    out = kd.download_model("htdemucs_6s", to=tmp_path / "models")
+    out = kw.download_model("htdemucs_6s", to=tmp_path / "models")
     assert out == tmp_path / "models"
     names = sorted(p.name for p in out.iterdir())
     assert names[-1] == "htdemucs_6s.yaml" and names[0].endswith(".th") and len(names) == 2

@@ -11,16 +11,13 @@ import difflib
 import importlib
 
 from ..errors import OptionError
+from .demucs_weights import DEMUCS_MODELS  # the names live with the weights: no import cycle
 
 __all__ = [
     "get_separator", "list_models", "stems_for", "offline_status", "best_available_model", "normalize_model_name",
     "DEMUCS_MODELS", "CLASSICAL_MODELS",
 ]
 
-DEMUCS_MODELS = (
-    "htdemucs", "htdemucs_ft", "htdemucs_6s", "hdemucs_mmi",
-    "mdx", "mdx_extra", "mdx_q", "mdx_extra_q",
-)
 CLASSICAL_MODELS = ("repet", "hpss", "center")
 _FAMILY = {"unet": "kit.separators.unet"}
 _FAMILY["tiny-unet"] = "kit.separators.tiny_unet"  # weights you train: kit.train

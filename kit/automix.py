@@ -209,7 +209,7 @@ def apply_noise_gate(y: np.ndarray, sr: int, *, threshold_db: float | None = Non
     sr : int
     threshold_db : float, optional
         Gate threshold in dBFS. By default 6 dB above the noise floor (the
-        10th percentile of the peaks of 50 ms frames), but at least 30 dB under
+        10th percentile of the peaks of 50 ms frames), but at least 25 dB under
         the loud parts, so quiet singing stays open.
     what : str
         Name used in the summary.
@@ -243,7 +243,7 @@ def apply_noise_gate(y: np.ndarray, sr: int, *, threshold_db: float | None = Non
     floor_db = float(np.percentile(finite, 10)) if finite.size else -120.0
     loud_db = float(np.percentile(finite, 95)) if finite.size else -120.0
     if threshold_db is None:
-        threshold_db = min(max(floor_db + 6.0, -80.0), loud_db - 30.0)
+        threshold_db = min(max(floor_db + 6.0, -80.0), loud_db - 25.0)
     gate = pedalboard.NoiseGate(threshold_db=float(threshold_db), ratio=10.0, attack_ms=1.0, release_ms=100.0)
     out = gate(y, int(sr))
     closed = float(np.mean(levels < threshold_db) * 100.0) if levels.size else 0.0

@@ -565,19 +565,26 @@ def plot_bands(levels_db: dict, centres_hz, *, ax=None, title=None, filters=None
     ax = _new_ax(ax, (9, 3.6))
     x = np.arange(len(centres))
     width = 0.8 / max(1, len(levels_db))
+    every = np.concatenate([np.asarray(v, dtype=float) for v in levels_db.values()])
+    # levels in dB are all negative: grow the bars up from a floor, not down from 0 dB
+    bottom = 10.0 * math.floor(every.min() / 10.0) if every.max() <= 0 else 0.0
     bars = []
     for i, (label, values) in enumerate(levels_db.items()):
-        bars.append(ax.bar(x + (i - (len(levels_db) - 1) / 2) * width, values, width, label=label))
+        heights = np.asarray(values, dtype=float) - bottom
+        bars.append(ax.bar(x + (i - (len(levels_db) - 1) / 2) * width, heights, width, bottom=bottom, label=label))
     ax.set_xticks(x, [f"{c / 1000:g}k" if c >= 1000 else f"{c:g}" for c in centres])
     ax.set_xlabel("octave band centre (Hz)")
     ax.set_ylabel(ylabel)
-    ax.axhline(0.0, color="0.3", linewidth=0.6)
-    top = max(max(v) for v in levels_db.values())
+    if bottom == 0.0:
+        ax.axhline(0.0, color="0.3", linewidth=0.6)
+    top = float(every.max())
+    span = top - min(bottom, float(every.min()))
     for f in filters or ():
         i = int(np.argmin(np.abs(np.array(centres) - f["freq_hz"])))
-        ax.annotate(f"{f['action']}\n{f['gain_db']:+.1f} dB", (x[i], top), ha="center", va="bottom",
-                    fontsize="small", color="C3", fontweight="bold")
-    ax.margins(y=0.25)
+        here = max(float(np.asarray(v, dtype=float)[i]) for v in levels_db.values())
+        ax.annotate(f"{f['action']} {f['gain_db']:+.1f} dB", (x[i], here + 0.04 * span), ha="center",
+                    va="bottom", fontsize="small", color="C3", fontweight="bold")
+    ax.set_ylim(min(bottom, float(every.min())) - (0.05 * span if bottom == 0.0 else 0.0), top + 0.25 * span)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="best", fontsize="small")
     ax.set_title(title or "Octave-band levels")

@@ -28,6 +28,7 @@ from .errors import AudioContentError
 
 __all__ = [
     "compute_reverb_time",
+    "compute_decay_curve",
     "measure_rt60",
     "make_impulse_response",
     "calibrate_room_size",
@@ -36,7 +37,8 @@ __all__ = [
 ]
 
 DAMPING = 0.5  # Freeverb's high-frequency damping, fixed: only the room size is chosen
-_GRID = np.round(np.arange(0.0, 0.951, 0.05), 2)  # room 1.0 is an (almost) endless tail
+# up to 0.9 (about 3.8 s): the tempo rule never asks more than 4 s, and room 1.0 is an endless tail
+_GRID = np.round(np.arange(0.0, 0.901, 0.05), 2)
 _IR_S = 8.0
 
 
@@ -54,6 +56,38 @@ def compute_reverb_time(tempo_bpm: float) -> float:
     notebooks/08_vocal_mixing.ipynb
     """
     return max(0.0, -float(tempo_bpm) / 45.0 + 40.0 / 9.0)
+
+
+def compute_decay_curve(ir: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
+    """Energy decay curve in dB (Schroeder backward integration), 0 dB at the start.
+
+    Each point is the energy still to come after that moment, relative to the total:
+    a smooth, falling curve whose slope is the decay rate.
+
+    Returns
+    -------
+    times_s, edc_db : np.ndarray
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kit.reverb import compute_decay_curve
+    >>> t, edc = compute_decay_curve(np.exp(-np.arange(8000) / 800.0), 8000)
+    >>> float(edc[0]), bool(edc[4000] < -20)
+    (0.0, True)
+
+    See also
+    --------
+    notebooks/08_vocal_mixing.ipynb
+    """
+    h = np.atleast_2d(np.asarray(ir, dtype=np.float64))
+    energy = np.sum(h ** 2, axis=0)
+    tail = np.cumsum(energy[::-1])[::-1]
+    if tail[0] <= 0:
+        raise AudioContentError("The impulse response is silent; there is no decay to measure.")
+    with np.errstate(divide="ignore"):
+        edc_db = 10.0 * np.log10(tail / tail[0])
+    return np.arange(edc_db.size) / float(sr), edc_db
 
 
 def measure_rt60(ir: np.ndarray, sr: int) -> dict[str, float]:
@@ -90,14 +124,7 @@ def measure_rt60(ir: np.ndarray, sr: int) -> dict[str, float]:
     --------
     notebooks/08_vocal_mixing.ipynb
     """
-    h = np.atleast_2d(np.asarray(ir, dtype=np.float64))
-    energy = np.sum(h ** 2, axis=0)
-    tail = np.cumsum(energy[::-1])[::-1]
-    if tail[0] <= 0:
-        raise AudioContentError("The impulse response is silent; there is no decay to measure.")
-    with np.errstate(divide="ignore"):
-        edc_db = 10.0 * np.log10(tail / tail[0])
-    t = np.arange(edc_db.size) / float(sr)
+    t, edc_db = compute_decay_curve(ir, sr)
     out = {"t20_s": math.nan, "t30_s": math.nan}
     for key, low_db in (("t20_s", -25.0), ("t30_s", -35.0)):
         span = (edc_db <= -5.0) & (edc_db >= low_db)
@@ -151,7 +178,14 @@ def calibrate_room_size(sr: int) -> tuple[tuple[float, float], ...]:
     --------
     notebooks/08_vocal_mixing.ipynb
     """
-    return tuple((float(size), measure_rt60(make_impulse_response(size, sr), sr)["rt60_s"]) for size in _GRID)
+    table, rt = [], 0.5
+    for size in _GRID:
+        # RT grows with the room size: each response only needs to be long enough to fall
+        # 45 dB at the previous size's rate, with a margin (a third of the time of a fixed 8 s)
+        length_s = min(_IR_S, 1.0 + 1.3 * rt)
+        rt = measure_rt60(make_impulse_response(size, sr, length_s=length_s), sr)["rt60_s"]
+        table.append((float(size), rt))
+    return tuple(table)
 
 
 def choose_room_size(rt60_s: float, sr: int) -> tuple[float, float]:

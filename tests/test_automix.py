@@ -103,7 +103,7 @@ def test_noise_gate_silences_room_noise_and_keeps_the_singing(song):
     assert gaps.sum() > SR * 0.1
     assert np.std(gated[:, gaps]) < 0.1 * np.std(noisy[:, gaps])
     assert lufs(gated) == pytest.approx(lufs(noisy), abs=0.3)
-    assert info["threshold_db"] < info["loud_db"] - 29
+    assert info["threshold_db"] <= info["loud_db"] - 25
 
 
 # --- 3. level balance -------------------------------------------------------------------

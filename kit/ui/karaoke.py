@@ -87,7 +87,8 @@ class KaraokeMaker(widgets.VBox):
                                             value=_SOURCES[0], style={"button_width": "auto"})
         self.source.add_class("kit-source")
         self.upload = widgets.FileUpload(accept=".mp3,.wav,.flac,.m4a,.ogg,.oga,.opus,.aac,.aif,.aiff,audio/*",
-                                         multiple=False, description="Choose a song file")
+                                         multiple=False, description="Choose a file",
+                                         layout=widgets.Layout(width="auto"))
         self.upload.add_class("kit-upload")
         upload_note = widgets.HTML(f"<span style='color:#555'>MP3, WAV, FLAC, M4A, OGG... up to "
                                    f"<b>{UPLOAD_LIMIT_MB} MB</b>. The file stays on this computer.</span>")
@@ -119,7 +120,8 @@ class KaraokeMaker(widgets.VBox):
         chosen = best if model == "auto" else model
         if chosen not in names:
             choices.append((f"{chosen}", chosen))
-        self.model = widgets.Dropdown(options=choices, value=chosen, description="Model",
+        # no description: beside the menu it pushed a phone screen sideways; the label goes above
+        self.model = widgets.Dropdown(options=choices, value=chosen,
                                       layout=widgets.Layout(width="100%", max_width="520px"))
         self.model.add_class("kit-model")
         self.engine = widgets.HTML(f"<b>Engine:</b> {html.escape(describe_engine(self.device))}")
@@ -160,7 +162,8 @@ class KaraokeMaker(widgets.VBox):
                          "</span>"),
             _section("1. Choose a song", self.source, self.source_panel, self.song_info, self.waveform,
                      self.start_slider, css="kit-section-source"),
-            _section("2. Engine", self.engine, self.model, self.model_note, self.estimate,
+            _section("2. Engine", self.engine, widgets.HTML("<b>Model</b> (✓ runs offline now; stems listed)"),
+                     self.model, self.model_note, self.estimate,
                      css="kit-section-engine"),
             _section("3. Separate", widgets.HBox([self.preview_button, self.whole_button],
                                                  layout=widgets.Layout(flex_flow="row wrap", width="100%")),
@@ -200,8 +203,8 @@ class KaraokeMaker(widgets.VBox):
         if not message:
             self.error.value, self.error.layout.display = "", "none"
             return
-        self.error.value = (f"<div style='border:1px solid #c62828;background:#ffebee;color:#b71c1c;"
-                            f"padding:8px 12px;border-radius:4px;white-space:normal'>"
+        self.error.value = (f"<div style='box-sizing:border-box;border:1px solid #c62828;background:#ffebee;"
+                            f"color:#b71c1c;padding:8px 12px;border-radius:4px;white-space:normal'>"
                             f"<b>Problem:</b> {html.escape(message)}</div>")
         self.error.layout.display = "block"
 

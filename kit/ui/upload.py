@@ -127,8 +127,13 @@ def load_uploaded(filename: str, data: bytes, *, workdir) -> tuple:
     try:
         y, sr = load(path)
     except InputFileError as exc:
+        message = str(exc)
+        if "is not an audio file" in message:
+            # FFmpeg's own words ("Error opening output files...") would only confuse here
+            message = (f"'{name}' is not a sound file that can be read. "
+                       "Choose a song file (mp3, wav, flac, m4a, ogg, ...).")
         # name the file as the singer knows it, not our temporary copy
-        raise InputFileError(str(exc).replace(f"'{path}'", f"'{name}'")) from None
+        raise InputFileError(message.replace(f"'{path}'", f"'{name}'")) from None
     finally:
         path.unlink(missing_ok=True)
     return y, sr

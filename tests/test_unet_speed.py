@@ -1,0 +1,110 @@
+"""The fast form of the ``unet`` networks computes what the layers as trained compute.
+
+Speed itself is measured by benchmarks/bench_unet_speed.py, never here. These
+tests check that the faster form (transposed convolutions split by output
+phase, batch norm folded into the weights, one inverse STFT) changes nothing
+that matters: the masks below 11 kHz (the band the networks see) and the stems.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import kit
+from kit.separators import spleeter_net as sn
+from kit.separators.unet import UNetSeparator, iter_masked_batches
+
+SR = 44100
+
+
+def make_block(n_in, n_out, *, seed, negative_scale=False):
+    """An UpBlock with random weights and batch-norm statistics, in eval mode."""
+    gen = torch.Generator().manual_seed(seed)
+    block = sn.UpBlock(n_in, n_out).eval()
+    with torch.no_grad():
+        for p in (block.deconv.weight, block.deconv.bias, block.bn.bias, block.bn.running_mean):
+            p.copy_(torch.randn(p.shape, generator=gen))
+        block.bn.weight.copy_(torch.rand(n_out, generator=gen) + 0.5)
+        block.bn.running_var.copy_(torch.rand(n_out, generator=gen) + 0.5)
+        if negative_scale:
+            block.bn.weight[0] = -1.0
+    return block
+
+
+@pytest.mark.parametrize("form", ["phases", "subpixel"])
+@pytest.mark.parametrize("shape", [(1, 8, 6, 10), (2, 8, 5, 7), (1, 8, 1, 1)])
+def test_fast_forms_equal_the_transposed_convolution(form, shape):
+    block = make_block(shape[1], 5, seed=sum(shape))
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        plain = block(x)
+        for fold in (False, True):
+            block.use_fast_form(form, fold=fold)
+            fast = block(x.clone())
+            assert fast.shape == plain.shape == (shape[0], 5, 2 * shape[2], 2 * shape[3])
+            torch.testing.assert_close(fast, plain, atol=1e-5, rtol=1e-5)
+            channels_last = x.contiguous(memory_format=torch.channels_last)
+            torch.testing.assert_close(block(channels_last), plain, atol=1e-5, rtol=1e-5)
+            block.use_fast_form("plain")
+
+
+def test_a_negative_batch_norm_scale_is_not_folded():
+    block = make_block(4, 3, seed=7, negative_scale=True)
+    assert sn.fold_batch_norm(block.deconv, block.bn) is None  # relu then a negative scale cannot be folded
+    x = torch.randn(1, 4, 6, 6)
+    with torch.inference_mode():
+        plain = block(x)
+        block.use_fast_form("phases", fold=True)
+        assert block.clamp_min is None
+        torch.testing.assert_close(block(x), plain, atol=1e-5, rtol=1e-5)
+
+
+def test_training_runs_the_layers_as_trained():
+    block = make_block(4, 3, seed=3)
+    block.use_fast_form("phases")
+    block.train()
+    x = torch.randn(2, 4, 6, 6, requires_grad=True)
+    block(x).sum().backward()  # gradients reach the real weights, not the precomputed copies
+    assert block.deconv.weight.grad is not None and x.grad is not None
+
+
+@pytest.fixture(scope="module")
+def song():
+    return kit.examples.load_song(duration_s=6.0)[0]
+
+
+@pytest.fixture(scope="module")
+def masks(song):
+    """Vocal masks of the song through the fast networks and through the layers as trained."""
+    out = {}
+    for fast in (True, False):
+        nets = {name: sn.load_unet(name, fast=fast) for name in ("vocals", "accompaniment")}
+        with torch.inference_mode():
+            out[fast] = torch.cat([m for _, _, m, _ in iter_masked_batches(song, nets)], dim=2).numpy()
+    return out
+
+
+def test_pretrained_fast_form_gives_the_same_masks_below_11_khz(masks):
+    fast, plain = masks[True][:, :sn.N_BINS], masks[False][:, :sn.N_BINS]
+    assert fast.shape == plain.shape
+    assert np.corrcoef(fast.ravel(), plain.ravel())[0, 1] >= 0.999
+    assert np.max(np.abs(fast - plain)) < 1e-4
+    assert 0.05 < plain.mean() < 0.95  # the masks say something: not all vocals, not all accompaniment
+
+
+def test_fast_networks_use_the_phase_form_on_cpu():
+    net = sn.load_unet("vocals")
+    forms = [block.form for block in net.up]
+    assert forms[:-1] == ["phases"] * 5 and forms[-1] == "subpixel"
+    assert all(block.clamp_min is not None for block in net.up)  # batch norms folded
+    # the precomputed weights stay out of the state dict: it is still the file's
+    assert set(net.state_dict()) == set(sn.SpleeterUNet().state_dict())
+
+
+def test_stems_add_up_to_the_input_exactly(song):
+    stems = UNetSeparator(device="cpu").separate(song, SR)
+    total = stems["vocals"] + stems["accompaniment"]
+    assert np.max(np.abs(total - song)) < 1e-6
+    assert 0.05 < np.std(stems["vocals"]) / np.std(song) < 0.95

@@ -1,0 +1,27 @@
+"""Lesson 05 (spectrogram U-Net) runs top to bottom with small sizes and shows what it promises.
+
+In CI the network trains for a fraction of a minute (train_minutes=0.2), which the lesson says;
+the lesson still prints the three figures (tiny U-Net, REPET-SIM, pretrained U-Net on unseen songs).
+"""
+
+import re
+
+from notebook_runner import count_outputs, output_text, run_notebook
+
+SMALL = {"clip_s": 4.0, "train_minutes": 0.2, "train_options": {"n_validation": 1, "song_s": 3.0},
+         "test_songs": 1, "test_song_s": 5.0}
+
+
+def test_lesson_05_trains_live_and_prints_the_three_figures(tmp_path):
+    nb = run_notebook("05_spectrogram_unet", SMALL, tmp_path=tmp_path, timeout_s=120)
+    counts = count_outputs(nb)
+    assert counts["figures"] >= 3 and counts["audio"] >= 3 and counts["widgets"] >= 2, counts
+    text = output_text(nb)
+    assert "PASS" in text
+    assert "a fraction of a minute (CI)" in text
+    figures = dict(re.findall(r"^(tiny U-Net \(ours\)|REPET-SIM|pretrained U-Net)\s+vocals SDR\s+([-0-9.]+) dB",
+                              text, flags=re.M))
+    assert set(figures) == {"tiny U-Net (ours)", "REPET-SIM", "pretrained U-Net"}, text
+    assert float(figures["pretrained U-Net"]) > float(figures["REPET-SIM"])  # real training data shows
+    assert "same vocals: True" in text
+    assert (tmp_path / "my_tiny_unet.safetensors").is_file()

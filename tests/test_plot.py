@@ -168,8 +168,9 @@ def test_stems_on_given_axes(multitrack):
         plot.plot_stems(stems, sr, axes=axes[0])
 
 
-def test_scoreboard_bars_mark_oracles_and_mixture(multitrack):
-    mix, stems, sr = multitrack
+def test_scoreboard_bars_mark_oracles_and_mixture():
+    mix, stems = kit.examples.make_multitrack(1.5)
+    sr = 44100
     board = kit.make_scoreboard(mix, stems, sr, separators={"center": "center"}, window_s=None)
     bars = plot.plot_scoreboard(board, title="Who wins")
     ax = bars[0].axes

@@ -74,8 +74,10 @@ def ab_player(versions: dict, sr: int, *, title: str | None = None):
                  for k, v in versions.items()}
     players = {name: make_player(y, sr) for name, y in originals.items()}
     levels = {name: widgets.HTML(_level_text(y, sr)) for name, y in originals.items()}
-    match = widgets.Checkbox(value=False, indent=False,
-                             description="match loudness (every version at the level of the quietest)")
+    match = widgets.Checkbox(value=False, indent=False, description="match loudness",
+                             layout=widgets.Layout(width="150px"))
+    why = widgets.HTML("<span style='color:#555'>brings every version to the level of the quietest: louder "
+                       "sounds better, so compare at equal loudness</span>")
     note = widgets.HTML()
 
     def target_lufs() -> float | None:
@@ -102,7 +104,8 @@ def ab_player(versions: dict, sr: int, *, title: str | None = None):
         for name in originals
     ]
     children = [widgets.HTML(f"<h3 style='margin:4px 0'>{title}</h3>")] if title else []
-    children += [widgets.HBox(cards, layout=widgets.Layout(flex_flow="row wrap")), match, note]
+    children += [widgets.HBox(cards, layout=widgets.Layout(flex_flow="row wrap")),
+                 widgets.HBox([match, why], layout=widgets.Layout(align_items="center")), note]
     box = widgets.VBox(children)
     box.players, box.levels, box.controls = players, levels, {"match": match}
     return box

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 import numpy as np
 
-from .player import make_figure, make_image, make_player, render_figure, replay_player
+from .player import FIGURE_DPI, label_row, make_figure, make_image, make_player, render_figure, replay_player
 
 __all__ = ["spectrogram_explorer", "describe_resolution"]
 
@@ -84,7 +84,7 @@ def spectrogram_explorer(y, sr: int, *, max_duration_s: float = 20.0, title: str
     hop = widgets.Dropdown(options=list(_HOP_FRACTIONS), value=4, description="hop", style=style)
     window = widgets.Dropdown(options=list(_WINDOWS), value="hann", description="window shape", style=style)
     y_axis = widgets.ToggleButtons(options=[("linear Hz", "linear"), ("log Hz", "log")], value="linear",
-                                   description="frequency scale", style={**style, "button_width": "90px"})
+                                   style={"button_width": "90px"})
     resolution = widgets.HTML()
     figure = make_image()
     player = make_player(y, sr)
@@ -98,7 +98,7 @@ def spectrogram_explorer(y, sr: int, *, max_duration_s: float = 20.0, title: str
                          y_axis=y_axis.value, ax=ax,
                          title=f"{title or 'Spectrogram'}{note}: {window.label} window, "
                                f"{describe_resolution(sr, n_fft=n_fft.value, hop_length=hop_length)}")
-        figure.value = render_figure(fig)
+        figure.value = render_figure(fig, dpi=FIGURE_DPI)
         if change is not None:
             replay_player(player)  # play it again so eyes and ears meet on the same sound
 
@@ -106,6 +106,8 @@ def spectrogram_explorer(y, sr: int, *, max_duration_s: float = 20.0, title: str
     for control in controls.values():
         control.observe(redraw, names="value")
     redraw()
-    box = widgets.VBox([widgets.HBox([n_fft, hop]), widgets.HBox([window, y_axis]), resolution, player, figure])
+    box = widgets.VBox([widgets.HBox([n_fft, hop]),
+                        widgets.HBox([window, label_row("frequency scale", y_axis, width="120px")]),
+                        resolution, player, figure])
     box.controls, box.figure, box.player, box.resolution = controls, figure, player, resolution
     return box

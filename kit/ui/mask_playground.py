@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 import numpy as np
 
-from .player import make_figure, make_image, make_player, render_figure, update_player
+from .player import FIGURE_DPI, label_row, make_figure, make_image, make_player, render_figure, update_player
 
 __all__ = ["mask_playground"]
 
@@ -87,8 +87,7 @@ def mask_playground(mix, stems: dict, sr: int, *, title: str | None = None):
         return cache[name]
 
     style = {"description_width": "110px"}
-    kind = widgets.ToggleButtons(options=list(_KINDS), value="ratio", description="mask",
-                                 style={**style, "button_width": "80px"})
+    kind = widgets.ToggleButtons(options=list(_KINDS), value="ratio", style={"button_width": "80px"})
     threshold = widgets.FloatSlider(value=0.0, min=-20.0, max=20.0, step=1.0, description="threshold (dB)",
                                     continuous_update=False, readout_format="+.0f", style=style)
     exponent = widgets.FloatSlider(value=1.0, min=0.25, max=4.0, step=0.25, description="exponent",
@@ -124,7 +123,7 @@ def mask_playground(mix, stems: dict, sr: int, *, title: str | None = None):
         ax_mask.set_xlabel("")
         plot_spectrogram(None, sr, spec=masked, hop_length=_HOP, ax=ax_spec, y_axis="log",
                          title="The mixture through the mask (what you hear)")
-        figure.value = render_figure(fig)
+        figure.value = render_figure(fig, dpi=FIGURE_DPI)
         update_player(player, result, sr)
         if change is None or change["owner"] is stem:
             update_player(truth, stems[stem.value], sr)
@@ -142,7 +141,7 @@ def mask_playground(mix, stems: dict, sr: int, *, title: str | None = None):
         return widgets.VBox([widgets.HTML(f"<b>{text}</b>"), w], layout=widgets.Layout(width="50%"))
 
     children = [widgets.HTML(f"<h3 style='margin:4px 0'>{title}</h3>")] if title else []
-    children += [widgets.HBox([kind, stem]), widgets.HBox([threshold, exponent]), score,
+    children += [widgets.HBox([label_row("mask", kind), stem]), widgets.HBox([threshold, exponent]), score,
                  widgets.HBox([labelled("masked mixture", player), labelled("true stem", truth)]), figure]
     box.children = children
     box.controls, box.figure, box.player, box.truth_player, box.score = controls, figure, player, truth, score

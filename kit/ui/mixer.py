@@ -14,7 +14,7 @@ import warnings
 import ipywidgets as widgets
 import numpy as np
 
-from .player import make_figure, make_image, make_player, render_figure, update_player
+from .player import FIGURE_DPI, make_figure, make_image, make_player, render_figure, update_player
 
 __all__ = ["StemMixer", "stem_mixer"]
 
@@ -222,7 +222,7 @@ class StemMixer(widgets.VBox):
         fig = make_figure((9.0, 0.6 + 1.1 * len(self._stems)))
         axes = fig.subplots(len(self._stems), 1, sharex=True, squeeze=False)[:, 0]
         plot_stems(self._stems, self.sr, axes=axes, title="The stems (as separated, before the mixer)")
-        self.figure.value = render_figure(fig)
+        self.figure.value = render_figure(fig, dpi=FIGURE_DPI)
 
     def _update(self) -> None:
         y = self.render()

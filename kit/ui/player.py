@@ -11,7 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["encode_for_player", "make_player", "update_player", "make_figure", "make_image", "render_figure",
-           "replay_player", "PLAYER_WAV_MAX_S"]
+           "replay_player", "label_row", "FIGURE_DPI", "PLAYER_WAV_MAX_S"]
+
+FIGURE_DPI = 100  # a 9-inch figure is 900 px: fits a laptop page, text at a readable size
 
 # Up to this length the player gets 16-bit WAV (exact, instant to encode, 176 kB a
 # second of stereo); longer audio goes as MP3 so a whole song stays a few MB over
@@ -64,6 +66,15 @@ def encode_for_player(y, sr: int) -> tuple[bytes, str]:
     return proc.stdout, "mp3"
 
 
+def label_row(text: str, control, *, width: str = "114px"):
+    """A control with its label on the left (ToggleButtons put their description above themselves)."""
+    import ipywidgets as widgets
+
+    label = widgets.Label(text, layout=widgets.Layout(width=width, justify_content="flex-end",
+                                                      margin="0 8px 0 0"))
+    return widgets.HBox([label, control], layout=widgets.Layout(align_items="center"))
+
+
 def make_player(y=None, sr: int | None = None):
     """An ``ipywidgets.Audio`` player, empty or holding ``y``.
 
@@ -111,7 +122,10 @@ def make_image(fig=None):
     """An ``ipywidgets.Image`` showing ``fig`` (or empty), sized for a laptop screen."""
     import ipywidgets as widgets
 
-    image = widgets.Image(value=b"", format="png", layout=widgets.Layout(max_width="100%", height="auto"))
+    # its own size, not stretched: a VBox (flex column) stretched it to the page width, blurring the text
+    image = widgets.Image(value=b"", format="png",
+                          layout=widgets.Layout(width="auto", max_width="100%", height="auto",
+                                                align_self="flex-start"))
     if fig is not None:
         image.value = render_figure(fig)
     return image

@@ -54,5 +54,5 @@ def __dir__():
 
 # `kit.evaluate` names both a module and its main function. Binding the function at
 # import time means a later `import kit.evaluate` cannot shadow it (evaluate.py is light).
+from .automix import automix  # noqa: E402, F401  (same clash as evaluate; automix.py is light too)
 from .evaluate import evaluate  # noqa: E402, F401
-from .automix import automix  # noqa: E402, F401  (light: numpy only; same module/function name clash)

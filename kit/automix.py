@@ -471,10 +471,16 @@ def unmask_vocal(vocal: np.ndarray, backing: np.ndarray, sr: int, *, max_gain_db
     change = measure_loudness(eq, sr) - before
     out, _ = _match_loudness(eq, sr, before) if plan["filters"] else (eq, 0.0)
     if plan["filters"]:
-        moves = "; ".join(f"{f['action']} {abs(f['gain_db']):.1f} dB at {_hz(f['freq_hz'])}" for f in plan["filters"])
+        moves = "; ".join(
+            f"{f['action']} {abs(f['gain_db']):.1f} dB at {_hz(f['freq_hz'])}"
+            + (f" (the rule asked {abs(f['rule_gain_db']):.1f} dB; capped)"
+               if f["gain_db"] != f["rule_gain_db"] else "")
+            for f in plan["filters"])
+        restored = ("its loudness stayed the same" if abs(change) < 0.05
+                    else f"it changed the voice's loudness by {change:+.1f} LU, which was put back")
         summary = (f"Your voice's main bands: {', '.join(_hz(f) for f in plan['essential_vocal_hz'])}; the "
-                   f"backing's: {', '.join(_hz(f) for f in plan['essential_backing_hz'])}. EQ: {moves}. "
-                   f"Level restored afterwards ({change:+.1f} LU).")
+                   f"backing's: {', '.join(_hz(f) for f in plan['essential_backing_hz'])}. EQ: {moves}; "
+                   f"{restored}.")
     else:
         summary = (f"Your voice's main bands ({', '.join(_hz(f) for f in plan['essential_vocal_hz'])}) are not "
                    "hidden by the backing, and your voice does not crowd the backing's: no EQ needed.")

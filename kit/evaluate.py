@@ -51,6 +51,8 @@ __all__ = [
     "compute_sdr",
     "compute_sdr_per_channel",
     "compute_si_sdr",
+    "make_low_anchor",
+    "pool_ratings",
     "compute_framewise",
     "evaluate",
     "make_scoreboard",
@@ -633,3 +635,90 @@ def make_scoreboard(mix, true_stems: dict, sr: int, *, separators: dict | None =
     if not tables:
         raise OptionError("No method could be scored on this clip; see the notes: " + "; ".join(notes))
     return Scoreboard(tables, rank_by=rank_by, notes=notes)
+
+
+# --- listening tests ------------------------------------------------------------------
+
+
+def make_low_anchor(y, sr: int, *, cutoff_hz: float = 3500.0) -> np.ndarray:
+    """The MUSHRA low anchor: the reference low-passed at 3.5 kHz (ITU-R BS.1534).
+
+    Every listener should rate it clearly worse than the reference; one who
+    does not was not listening (or the playback is broken).
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (channels, samples) or (samples,)
+    sr : int
+        Sample rate in Hz.
+    cutoff_hz : float
+        Where the low-pass starts (8th-order Butterworth, run forwards and
+        backwards so nothing is delayed).
+
+    Returns
+    -------
+    anchor : np.ndarray, float32, shape like ``y``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(8000) / 16000
+    >>> tones = np.sin(2 * np.pi * 500 * t) + np.sin(2 * np.pi * 6000 * t)
+    >>> anchor = make_low_anchor(tones, 16000)
+    >>> round(float(np.std(anchor)), 2)  # the 6 kHz tone is gone, the 500 Hz one stays
+    0.71
+
+    See also
+    --------
+    kit.ui.listening_test, notebooks/07_evaluation_and_listening.ipynb
+    """
+    from scipy import signal
+
+    x = np.asarray(y, dtype=np.float64)
+    if not cutoff_hz < sr / 2:
+        raise OptionError(f"cutoff_hz={cutoff_hz} must be below half the sample rate ({sr / 2:g} Hz).")
+    sos = signal.butter(8, cutoff_hz, btype="lowpass", fs=sr, output="sos")
+    return signal.sosfiltfilt(sos, x, axis=-1).astype(np.float32)
+
+
+def pool_ratings(paths) -> dict:
+    """Pool the JSON files that :func:`kit.ui.listening_test` saves: every listener's rating per version.
+
+    Parameters
+    ----------
+    paths : iterable of str or Path
+        Ratings files, one per listener.
+
+    Returns
+    -------
+    pooled : dict
+        ``{"ratings": {version: [rating, ...]}, "median": {version: float},
+        "sdr_db": {version: float}, "listeners": int}``.
+
+    Examples
+    --------
+    >>> pool_ratings([])["listeners"]
+    0
+    """
+    from pathlib import Path
+
+    from .errors import InputFileError
+
+    ratings: dict[str, list[float]] = {}
+    sdr: dict[str, float] = {}
+    n = 0
+    for path in paths:
+        try:
+            data = json.loads(Path(path).read_text())
+            items = data["ratings"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InputFileError(f"'{path}' is not a ratings file saved by kit.ui.listening_test "
+                                 f"({type(exc).__name__}); leave it out or save it again.") from None
+        n += 1
+        for name, value in items.items():
+            ratings.setdefault(name, []).append(float(value))
+        for name, value in (data.get("sdr_db") or {}).items():
+            if value is not None:
+                sdr[name] = float(value)
+    return {"ratings": ratings, "median": {k: float(np.median(v)) for k, v in ratings.items()},
+            "sdr_db": sdr, "listeners": n}

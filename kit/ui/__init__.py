@@ -10,6 +10,7 @@ from .ab_player import ab_player
 from .download import make_download
 from .explorer import describe_resolution, spectrogram_explorer
 from .karaoke import KaraokeMaker, karaoke_maker
+from .listening_test import listening_test
 from .mask_playground import mask_playground
 from .mixer import StemMixer, stem_mixer
 from .player import make_player
@@ -25,6 +26,7 @@ __all__ = [
     "mask_playground",
     "stem_mixer",
     "ab_player",
+    "listening_test",
     "StemMixer",
     "add_my_voice",
     "karaoke_maker",

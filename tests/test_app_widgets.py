@@ -1,0 +1,123 @@
+"""The karaoke maker's widgets without a browser: clicks simulated in Python, on real audio."""
+
+from __future__ import annotations
+
+import datetime
+
+import ipywidgets as widgets
+import numpy as np
+import pytest
+
+import kit
+from kit.errors import InputFileError
+from kit.ui import karaoke_maker
+from kit.ui.download import encode_audio, make_download
+from kit.ui.engine_panel import describe_engine, estimate_seconds, list_model_choices
+from kit.ui.karaoke import describe_failure
+from kit.ui.upload import UPLOAD_LIMIT_MB, load_uploaded, read_upload
+from kit.ui.workdir import SessionFolder
+
+
+def _upload_widget(name: str, data: bytes, size: int | None = None):
+    up = widgets.FileUpload()
+    up.value = ({"name": name, "content": memoryview(data), "size": len(data) if size is None else size,
+                 "type": "", "last_modified": datetime.datetime.now()},)
+    return up
+
+
+def test_upload_reads_decodes_and_refuses_with_sentences(tmp_path):
+    data = kit.examples.song_path().read_bytes()
+    name, got = read_upload(_upload_widget("../../etc/My Song.mp3", data))
+    assert name == "My Song.mp3" and got == data
+    y, sr = load_uploaded(name, got, workdir=tmp_path)
+    ref, ref_sr = kit.examples.load_song()
+    assert sr == ref_sr and np.array_equal(y, ref)
+    assert not any((tmp_path / "uploads").iterdir()), "the temporary copy stays behind"
+    with pytest.raises(InputFileError, match=r"'notes.txt' is not a sound file.*mp3, wav"):
+        load_uploaded("notes.txt", b"my lyrics\n" * 50, workdir=tmp_path)
+    with pytest.raises(InputFileError, match=f"up to {UPLOAD_LIMIT_MB} MB"):
+        read_upload(_upload_widget("huge.wav", b"RIFF", size=(UPLOAD_LIMIT_MB + 5) * 10**6))
+    with pytest.raises(InputFileError, match="No file uploaded"):
+        read_upload(widgets.FileUpload())
+
+
+def test_download_holds_the_encoded_file_under_the_given_name(tmp_path):
+    y, sr = kit.examples.load_song(duration_s=2.0)
+    box = make_download(y, sr, "Song (no vocals, -1 st).mp3", format="wav", workdir=tmp_path)
+    assert box.filename == "Song (no vocals, -1 st).wav"
+    link, player = box.children
+    assert 'download="Song (no vocals, -1 st).wav"' in link.value and "kit-download-link" in link.value
+    path = tmp_path / "got.wav"
+    path.write_bytes(player.value)
+    back, back_sr = kit.load(path)
+    assert back_sr == sr and back.shape == y.shape and np.max(np.abs(back - y)) < 1e-3  # 16-bit PCM
+    mp3 = encode_audio(y, sr, format="mp3", workdir=tmp_path)
+    assert mp3[:3] == b"ID3" or mp3[0] == 0xFF
+
+
+def test_engine_words_models_and_estimates():
+    assert describe_engine("cpu").startswith("No GPU - using CPU")
+    choices, best, _ = list_model_choices()
+    labels = dict((name, label) for label, name in choices)
+    assert best == "unet" and labels["unet"].startswith("✓") and "vocals, accompaniment" in labels["unet"]
+    # models listed offline-ready first
+    ready = [label.startswith("✓") for label, _ in choices]
+    assert ready == sorted(ready, reverse=True)
+    slow = estimate_seconds("htdemucs_ft", 180.0, device="cpu")
+    assert slow > estimate_seconds("htdemucs", 180.0, device="cpu") > estimate_seconds("htdemucs", 180.0,
+                                                                                       device="cuda")
+    assert estimate_seconds("unet", 100.0, measured_speed=50.0) == pytest.approx(2.0)
+
+
+def test_failures_become_sentences():
+    assert describe_failure(MemoryError()).startswith("Out of memory while separating")
+    oom = type("OutOfMemoryError", (RuntimeError,), {})("CUDA out of memory. Tried to allocate 2 GiB")
+    assert "Out of memory" in describe_failure(oom)
+    assert describe_failure(InputFileError("'x.mp3' is empty.")) == "'x.mp3' is empty."
+    assert "Traceback" not in describe_failure(ValueError("bad\nstack"))
+
+
+def test_app_preview_then_whole_song_then_download(tmp_path):
+    song = tmp_path / "Long song.mp3"
+    y, sr = kit.examples.load_song()
+    kit.save(song, 0.9 * np.tile(y, (1, 3)), sr)  # 32.6 s: longer than the preview
+    app = karaoke_maker(song=song, model="center", preview_s=20.0, device="cpu", workdir=tmp_path)
+    assert app.song_name == "Long song" and app.duration_s == pytest.approx(32.6, abs=0.1)
+    assert app.export_button.disabled and app.mixer is None
+    app.start_slider.value = 5.0
+    app.preview_button.click()
+    assert app.error.layout.display == "none", app.error.value
+    assert app.stems_range == (5.0, 25.0) and "Separated the preview (0:05.0 to 0:25.0)" in app.status.value
+    assert app.mixer.describe() == "no vocals"  # a karaoke maker starts without the singer
+    assert not app.preview_button.disabled and not app.export_button.disabled
+    app.whole_button.click()
+    assert app.stems_range == (0.0, app.duration_s)
+    whole = app.stems
+    app.preview_button.click()  # now cut from the whole song's stems
+    assert "cut from the whole song" in app.status.value
+    np.testing.assert_array_equal(app.stems["vocals"], whole["vocals"][:, 5 * sr:25 * sr])
+    app.whole_button.click()
+    app.format.value = "wav"
+    app.export_button.click()
+    (download,) = app.download.children
+    assert download.filename == "Long song (no vocals).wav"
+
+
+def test_app_shows_a_bad_upload_and_keeps_its_song(tmp_path):
+    app = karaoke_maker(model="center", device="cpu", workdir=tmp_path)
+    app.source.value = "Upload a file"
+    app.upload.value = _upload_widget("notes.txt", b"not a song\n" * 20).value
+    assert app.error.layout.display == "block" and "notes.txt" in app.error.value
+    assert app.song_name.startswith("Bundled song") and not app.preview_button.disabled
+    assert app.upload.value == ()  # the bytes are not kept
+
+
+def test_session_folder_is_removed_by_cleanup_and_by_garbage_collection(tmp_path):
+    folder = SessionFolder(dir=tmp_path)
+    (folder / "x.wav").write_bytes(b"1")
+    path = folder.path
+    del folder
+    import gc
+
+    gc.collect()
+    assert not path.exists()

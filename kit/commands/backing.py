@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from ._common import add_input, add_model_options, model_options, say_replaced, separation_progress
+from ._demucs_options import add_demucs_options, demucs_options
 
 _GAIN = re.compile(r"^\s*([A-Za-z][\w-]*)\s*=\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(?:db|dB|DB)?\s*$")
 
@@ -22,6 +23,7 @@ def register(sub) -> None:
     )
     add_input(p)
     add_model_options(p)
+    add_demucs_options(p)
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--drop", metavar="STEM,...", help="stems to leave out, e.g. vocals or vocals,guitar")
     which.add_argument("--keep", metavar="STEM,...", help="stems to keep, e.g. bass,drums,other,piano")
@@ -108,6 +110,7 @@ def run(args) -> int:
     model = normalize_model_name(args.model, model_dir=opts.get("model_dir"))
     auto = model == "auto"
     model = best_available_model(**opts) if auto else model
+    opts.update(demucs_options(args, model=model, auto=auto))  # --shifts ... checked now, keyed in the cache
 
     # Every cheap check before the slow part: a typo must not cost a separation.
     available = stems_for(model, model_dir=opts.get("model_dir"))

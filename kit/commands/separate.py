@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from ._common import add_input, add_model_options, model_options, print_paths, say_replaced, separation_progress
+from ._demucs_options import add_demucs_options, check_two_stems, demucs_options, make_two_stems
 
 
 def register(sub) -> None:
     p = sub.add_parser("separate", help="split a song into stems (one file per stem)")
     add_input(p)
     add_model_options(p)
+    add_demucs_options(p, two_stems=True)
     p.add_argument("--out", "-o", default=None, metavar="DIR",
                    help="output folder (default: separated/MODEL/SONG_NAME)")
     p.add_argument("--format", "-f", default="wav", choices=("wav", "flac", "mp3"),
@@ -65,7 +67,9 @@ def run(args) -> int:
 
     # the model first: a wrong name should fail before a long song is decoded
     options = model_options(args)
+    options.update(demucs_options(args, model=args.model))  # --shifts ... checked now, and keyed in the cache
     separator = get_separator(args.model, **options)
+    two_stems = check_two_stems(args.two_stems, separator.stems, model=separator.name)
     out_dir = Path(args.out) if args.out else Path("separated") / separator.name / Path(args.input).stem
     if out_dir.exists() and not out_dir.is_dir():  # before the slow part
         _make_folder(out_dir)
@@ -73,5 +77,7 @@ def run(args) -> int:
         # a song separated before (same bytes, model, settings, weights) comes from the stem cache
         stems, sr = separate_file(separator, args.input, progress=progress, cache=not args.no_cache,
                                   options=options)
+    if two_stems:
+        stems = make_two_stems(stems, two_stems)
     print_paths(write_stems(stems, sr, out_dir, args.format, inputs=[args.input]))
     return 0

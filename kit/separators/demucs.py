@@ -42,6 +42,8 @@ __all__ = [
     "DemucsSeparator",
     "make_separator",
     "check_options",
+    "max_segment_s",
+    "min_segment_s",
     "stems_for",
     "offline_status",
     "is_local_model",
@@ -59,6 +61,23 @@ _STEMS["htdemucs_6s"] = STEMS_6
 # (Demucs's own command line refuses longer ones too).
 _MAX_SEGMENT_S = {"htdemucs": 7.8, "htdemucs_ft": 7.8, "htdemucs_6s": 7.8}
 _MIN_SEGMENT_S = 1.0
+
+
+def max_segment_s(name: str) -> float | None:
+    """The longest segment a pretrained model takes, in seconds (None: no known limit).
+
+    Examples
+    --------
+    >>> from kit.separators.demucs import max_segment_s
+    >>> max_segment_s("htdemucs"), max_segment_s("mdx_extra")
+    (7.8, None)
+    """
+    return _MAX_SEGMENT_S.get(name)
+
+
+def min_segment_s() -> float:
+    """The shortest segment the kit accepts, in seconds."""
+    return _MIN_SEGMENT_S
 
 
 def _max_segment_s(model) -> float:

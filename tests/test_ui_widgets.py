@@ -242,3 +242,21 @@ def test_ab_player_levels_and_loudness_matching(multitrack):
 def test_ab_player_bad_input():
     with pytest.raises(OptionError, match="versions to compare"):
         ui.ab_player({}, SR)
+
+
+def test_long_audio_goes_to_the_player_as_mp3(tmp_path):
+    from kit.ui.player import PLAYER_WAV_MAX_S, encode_for_player
+
+    sr = SR
+    t = np.arange(int((PLAYER_WAV_MAX_S + 1) * sr)) / sr
+    y = np.stack([0.5 * np.sin(2 * np.pi * 440 * t), 0.25 * np.sin(2 * np.pi * 660 * t)]).astype(np.float32)
+    data, fmt = encode_for_player(y, sr)
+    wav_bytes = y.size * 2
+    assert fmt == "mp3" and len(data) < wav_bytes / 6  # a song stays a few MB over the websocket
+    path = tmp_path / "player.mp3"
+    path.write_bytes(data)
+    decoded, _ = kit.load(path, sr=sr)
+    assert abs(decoded.shape[1] - y.shape[1]) < 0.1 * sr  # the whole song, not a truncated one
+    assert np.max(np.abs(decoded)) == pytest.approx(0.5, abs=0.05)  # level kept: not normalised
+    short, fmt = encode_for_player(y[:, :sr], sr)
+    assert fmt == "wav" and short[:4] == b"RIFF"

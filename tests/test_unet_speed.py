@@ -108,3 +108,18 @@ def test_stems_add_up_to_the_input_exactly(song):
     total = stems["vocals"] + stems["accompaniment"]
     assert np.max(np.abs(total - song)) < 1e-6
     assert 0.05 < np.std(stems["vocals"]) / np.std(song) < 0.95
+
+
+def test_bf16_moves_the_vocals_only_a_little(song):
+    clip = song  # the singing starts 2 s in: a shorter clip has almost no vocals to compare
+    fp32 = kit.separate(clip, SR, model="unet", device="cpu", cache=False)
+    bf16 = kit.separate(clip, SR, model="unet", device="cpu", precision="bf16", cache=False)
+    error = bf16["vocals"].astype(np.float64) - fp32["vocals"]
+    snr_db = 10 * np.log10(np.sum(fp32["vocals"].astype(np.float64) ** 2) / np.sum(error**2))
+    assert 35 < snr_db < 120  # it did run in bf16 (not bit-equal), and stayed close
+    kit.clear_models()
+
+
+def test_an_unknown_precision_is_one_clear_line():
+    with pytest.raises(kit.KitError, match="precision='fp16'.*fp32, bf16"):
+        kit.get_separator("unet", device="cpu", precision="fp16")

@@ -404,7 +404,9 @@ def load_unet(instrument: str, *, device="cpu", fast: bool = True) -> SpleeterUN
         batch norms folded into the weights, and on CPU the transposed
         convolutions as per-phase convolutions (elsewhere as sub-pixel ones),
         with the channels-last memory layout on CPU and CUDA. Same masks to
-        about 1e-6; about 2.5x faster on CPU than ``fast=False``.
+        about 1e-5; on a 2-core AVX2 CPU a network ran in 0.44 s of CPU time
+        per 512-frame segment, against 0.51 s for the sub-pixel form and
+        0.59 s for ``fast=False``.
 
     Examples
     --------

@@ -11,7 +11,9 @@ line runs it (autograd on); a second reference line runs it under
 Prints the median time of each, the speed ratio, and the correlation of the
 vocal masks below 11 kHz (the band both compute).
 
-Run: ``.venv/bin/python benchmarks/bench_unet_speed.py [--repeats 5] [--device cpu] [--threads N] [--forms]``
+Run: ``.venv/bin/python benchmarks/bench_unet_speed.py [--repeats 5] [--device cpu] [--threads N]
+[--forms] [--precision bf16]``. On a machine shared with other jobs, compare the CPU-time ratio
+(most steady with ``--threads 1``).
 """
 
 from __future__ import annotations
@@ -68,7 +70,8 @@ def reference_vocal_mask(est, ts, wav):
 
 def our_vocal_mask(sep, y):
     nets = sep.load_nets()
-    with torch.inference_mode():
+    low = torch.autocast(torch.device(sep.device).type, dtype=torch.bfloat16, enabled=sep.precision == "bf16")
+    with torch.inference_mode(), low:
         masks = [m.cpu() for _, _, m, _ in iter_masked_batches(y, nets, device=sep.device)]
     return torch.cat(masks, dim=2).numpy()
 
@@ -84,6 +87,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
+                    help="kit's precision (bf16 pays off only where the CPU or GPU has native bf16)")
     ap.add_argument("--forms", action="store_true",
                     help="also time kit's networks in their earlier forms (sub-pixel; as trained)")
     ap.add_argument("--threads", type=int, default=None,
@@ -97,7 +102,7 @@ def main() -> None:
     y, sr = kit.load(kit.examples.song_path())
     wav = torch.from_numpy(y).to(device)
     est, ts = make_reference(device)
-    sep = UNetSeparator(device=device)
+    sep = UNetSeparator(device=device, precision=args.precision)
 
     def run_reference():
         with contextlib.redirect_stderr(io.StringIO()):  # its tqdm bar
@@ -145,7 +150,7 @@ def main() -> None:
     residual = stems["vocals"] + stems["accompaniment"] - y
     sum_snr_db = 10 * np.log10(np.sum(y.astype(np.float64) ** 2) / np.sum(residual.astype(np.float64) ** 2))
 
-    print(f"clip: {y.shape[1] / sr:.1f} s stereo at {sr} Hz; device {device}; "
+    print(f"clip: {y.shape[1] / sr:.1f} s stereo at {sr} Hz; device {device}, kit in {args.precision}; "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU kernels "
           f"{torch.backends.cpu.get_cpu_capability()}; load average {os.getloadavg()[0]:.2f}")
     for name, t in times.items():

@@ -78,6 +78,9 @@ def test_mixer_solo_and_silence(multitrack):
     for name in stems:
         mixer._on[name].value = False
     assert mixer.describe() == "silence" and not np.any(mixer.render())
+    assert mixer._on["vocals"].description == "off" and mixer._solo["bass"].button_style == ""
+    mixer._solo["drums"].value = True
+    assert mixer._solo["drums"].button_style == "warning" and mixer.describe() == "only drums"
 
 
 def test_mixer_clipping_note_and_limiter(multitrack):

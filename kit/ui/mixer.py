@@ -241,7 +241,15 @@ class StemMixer(widgets.VBox):
             callback(self)
 
     def _on_control(self, change) -> None:
+        self._show_switches()
         self._update()
+
+    def _show_switches(self) -> None:
+        """Say on the buttons what is heard: muted stems read "off", soloed ones light up."""
+        for name in self._stems:
+            on, solo = self._on[name], self._solo[name]
+            on.description, on.icon = ("on", "volume-up") if on.value else ("off", "volume-off")
+            solo.button_style = "warning" if solo.value else ""
 
 
 

@@ -275,6 +275,8 @@ def stem_mixer(stems: dict, sr: int, *, mixture=None, title=None, show_plots: bo
     limiter : bool
         Offer the limiter switch (:func:`kit.mix.apply_limiter`, peaks below -1 dBFS).
 
+    Solo wins over on/off: while any stem is soloed, exactly the soloed stems play.
+
     Returns
     -------
     mixer : StemMixer

@@ -76,8 +76,9 @@ def _check_signal(y, sr: int, what: str) -> np.ndarray:
             f"{what} is too short ({y.shape[1] / sr:.1f} s); automix needs at least {MIN_DURATION_S:g} s "
             "(one loudness-range window). Record or choose a longer take."
         )
-    loud = measure_loudness(y, sr)
-    if not loud > _SILENT_LUFS:
+    # a peak under -70 dBFS cannot make -70 LUFS; quieter-than-that signals with a loud click are
+    # caught by balance_levels, which measures the loudness anyway (one measurement fewer here)
+    if not float(np.max(np.abs(y))) > db_to_gain(_SILENT_LUFS):
         raise AudioContentError(
             f"{what} is silent (nothing louder than {_SILENT_LUFS:g} LUFS); check the file or the microphone."
         )
@@ -298,8 +299,8 @@ def balance_levels(vocal: np.ndarray, backing: np.ndarray, sr: int, *,
         raise AudioContentError(f"The {which} is silent, so there is no level to balance; check the file.")
     gain_db = target_lu - (lv - lb)
     out = (np.asarray(vocal, dtype=np.float32) * np.float32(db_to_gain(gain_db))).astype(np.float32)
-    after = measure_loudness(out, sr) - lb
-    in_mix = measure_loudness(out, sr) - measure_loudness(_sum(out, backing), sr)
+    after = lv + gain_db - lb  # loudness moves exactly with a gain
+    in_mix = lv + gain_db - measure_loudness(_sum(out, backing), sr)
     louder = "louder" if lv > lb else "quieter"
     summary = (f"Your voice measured {lv:.1f} LUFS and the backing {lb:.1f} LUFS, so it was {abs(lv - lb):.1f} LU "
                f"{louder} than the band. Turned it {'up' if gain_db >= 0 else 'down'} by {abs(gain_db):.1f} dB so it "
@@ -317,8 +318,9 @@ def _sum(vocal: np.ndarray, backing: np.ndarray) -> np.ndarray:
     return (v + b).astype(np.float32)
 
 
-def _match_loudness(y: np.ndarray, sr: int, target_lufs: float) -> tuple[np.ndarray, float]:
-    gain_db = target_lufs - measure_loudness(y, sr)
+def _match_loudness(y: np.ndarray, sr: int, target_lufs: float, *,
+                    measured_lufs: float | None = None) -> tuple[np.ndarray, float]:
+    gain_db = target_lufs - (measure_loudness(y, sr) if measured_lufs is None else measured_lufs)
     return (y * np.float32(db_to_gain(gain_db))).astype(np.float32), float(gain_db)
 
 
@@ -468,8 +470,9 @@ def unmask_vocal(vocal: np.ndarray, backing: np.ndarray, sr: int, *, max_gain_db
     plan = plan_unmasking(vocal if analysis_vocal is None else analysis_vocal, backing, sr, max_gain_db=max_gain_db)
     before = measure_loudness(vocal, sr)
     eq = apply_eq(vocal, sr, plan["filters"])
-    change = measure_loudness(eq, sr) - before
-    out, _ = _match_loudness(eq, sr, before) if plan["filters"] else (eq, 0.0)
+    after = measure_loudness(eq, sr) if plan["filters"] else before
+    change = after - before
+    out, _ = _match_loudness(eq, sr, before, measured_lufs=after) if plan["filters"] else (eq, 0.0)
     if plan["filters"]:
         moves = "; ".join(
             f"{f['action']} {abs(f['gain_db']):.1f} dB at {_hz(f['freq_hz'])}"
@@ -551,7 +554,7 @@ def add_reverb(vocal: np.ndarray, backing: np.ndarray, sr: int, *, tempo_bpm: fl
     wet = _reverb(size)(v2, int(sr))
     mix_lufs = measure_loudness(_sum(v, backing), sr)
     wet, gain_db = _match_loudness(wet, sr, mix_lufs + float(return_lu))
-    wet_vs_voice = measure_loudness(wet, sr) - measure_loudness(v, sr)
+    wet_vs_voice = mix_lufs + float(return_lu) - measure_loudness(v, sr)
     wet_percent = 100.0 * db_to_gain(wet_vs_voice) / (1.0 + db_to_gain(wet_vs_voice))
     how = "measured from the backing" if estimated else "given"
     clipped = "" if abs(rt_set - rt_target) < 0.01 else f" (the reverb's limit; the rule asked {rt_target:.2f} s)"
@@ -605,20 +608,18 @@ def finish_mix(vocal: np.ndarray, backing: np.ndarray, sr: int, *, wet: np.ndarr
     mix = _sum(vocal, b)
     if wet is not None:
         mix = (mix + np.asarray(wet, dtype=np.float32)[: mix.shape[0]]).astype(np.float32)
-    before = measure_ebur128(mix, sr)
-    tp = before["true_peak_dbtp"]
+    before = after = measure_ebur128(mix, sr)
     total_db = 0.0
     # FFmpeg prints the peak to 0.1 dB: aim 0.1 dB lower, and check again
     for _ in range(3):
-        if not tp > ceiling_dbtp:
+        if not after["true_peak_dbtp"] > ceiling_dbtp:
             break
-        gain_db = ceiling_dbtp - 0.1 - tp
+        gain_db = ceiling_dbtp - 0.1 - after["true_peak_dbtp"]
         mix = (mix * np.float32(db_to_gain(gain_db))).astype(np.float32)
         total_db += gain_db
-        tp = measure_ebur128(mix, sr)["true_peak_dbtp"]
-    after = measure_ebur128(mix, sr) if total_db else before
-    v_in_mix = measure_loudness(np.asarray(vocal, np.float32) * np.float32(db_to_gain(total_db)), sr) - \
-        measure_loudness(mix, sr)
+        after = measure_ebur128(mix, sr)
+    tp = after["true_peak_dbtp"]
+    v_in_mix = measure_loudness(vocal, sr) + total_db - measure_loudness(mix, sr)
     if total_db:
         what = (f"The loudest peak was {before['true_peak_dbtp']:+.1f} dBTP, above the {ceiling_dbtp:g} dBTP "
                 f"ceiling (room for MP3 encoding); turned the whole mix down by {abs(total_db):.1f} dB to "

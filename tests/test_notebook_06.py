@@ -1,0 +1,20 @@
+"""Lesson 06 (Demucs) runs its no-weights branch in CI: it says so plainly, shows the random-weight
+architecture and the segment weights, and separates with the offline model instead."""
+
+import re
+
+from notebook_runner import count_outputs, output_text, run_notebook
+
+
+def test_lesson_06_without_real_weights_says_so_and_still_teaches(tmp_path):
+    nb = run_notebook("06_demucs", {"clip_s": 4.0, "model_dir": str(tmp_path / "no-weights-here")},
+                      tmp_path=tmp_path, timeout_s=120)
+    counts = count_outputs(nb)
+    assert counts["figures"] >= 2 and counts["audio"] >= 2 and counts["widgets"] >= 2, counts
+    text = output_text(nb)
+    assert "no real weights on this machine" in text and "RANDOM weights" in text
+    total = float(re.search(r"all\s+([0-9.]+) M parameters \(random, NOT the trained ones\)", text).group(1))
+    assert 40 < total < 44  # the real htdemucs architecture's size
+    assert "weights add up to 1 everywhere: True" in text
+    assert "separated with unet (no real Demucs weights here" in text
+    assert "htdemucs_6s  -> drums, bass, other, vocals, guitar, piano" in text

@@ -122,7 +122,7 @@ class KaraokeMaker(widgets.VBox):
             choices.append((f"{chosen}", chosen))
         # no description: beside the menu it pushed a phone screen sideways; the label goes above
         self.model = widgets.Dropdown(options=choices, value=chosen,
-                                      layout=widgets.Layout(width="100%", max_width="520px"))
+                                      layout=widgets.Layout(width="calc(100% - 8px)", max_width="520px"))
         self.model.add_class("kit-model")
         self.engine = widgets.HTML(f"<b>Engine:</b> {html.escape(describe_engine(self.device))}")
         self.engine.add_class("kit-engine")

@@ -9,7 +9,7 @@ import re
 
 from notebook_runner import count_outputs, output_text, run_notebook
 
-SMALL = {"clip_s": 6.0, "n_songs": 12}
+SMALL = {"clip_s": 4.5, "n_songs": 12}
 
 
 def test_lesson_08_walks_every_mixing_step(tmp_path):

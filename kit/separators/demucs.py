@@ -187,7 +187,23 @@ class DemucsSeparator(Separator):
 
     @property
     def weights_id(self) -> str:
+        self._follow_model_folder()
         return self.source.identity()
+
+    def _follow_model_folder(self) -> None:
+        """Weights rewritten in the model folder since (same name, new files) are used from now on.
+
+        kit.separate keeps separators between calls; a few file stats per song
+        keep such a kept separator (and the stem cache's key) honest.
+        """
+        if self.source.kind != "model_dir":
+            return
+        try:
+            fresh = find_weights(self.name, model_dir=self.source.where)
+        except (OptionError, ModelUnavailableError):
+            return  # the folder is being rewritten or gone: keep what is loaded
+        if fresh is not None and fresh.identity() != self.source.identity():
+            self.source, self._model = fresh, None
 
     @property
     def model(self):
@@ -224,6 +240,7 @@ class DemucsSeparator(Separator):
     def _separate(self, y: np.ndarray, sr: int, *, progress: Progress = None) -> dict[str, np.ndarray]:
         import torch
 
+        self._follow_model_folder()
         model = self.model
         wav = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32))
         # Demucs's usual normalisation (as demucs.api does): the mix mean over channels

@@ -122,9 +122,11 @@ def _make_song(path: Path, seconds: float) -> Path:
     return path
 
 
-def _shoot(page, path: Path) -> None:
-    """Screenshot the whole app (Voila scrolls inside the page, so a full-page shot would stop at the window)."""
-    page.locator(".kit-karaoke").screenshot(path=str(path))
+def _shoot(page, path: Path, section: str = ".kit-section-separate") -> None:
+    """Screenshot the window with ``section`` scrolled into view (Voila scrolls inside the page,
+    so full-page and element shots of what is off screen come out blank)."""
+    page.locator(section).scroll_into_view_if_needed()
+    page.screenshot(path=str(path))
 
 
 def _status(page) -> str:
@@ -190,6 +192,7 @@ def test_two_visitors_at_once(visitors, shots, tmp_path):
     # A: the whole song (the preview covered the whole 10.9 s clip: the stem cache answers)
     page_a.click("button.kit-whole")
     _wait_status(page_a, "Separated the whole song")
+    assert "stem cache" in _status(page_a)
     vocals_on = page_a.locator(".kit-mixer button[title='play vocals']")  # the vocals' on/off switch
     vocals_on.click()  # vocals back in...
     page_a.wait_for_function("() => document.querySelector('.kit-mixer').innerText.includes('full mix')",
@@ -210,11 +213,13 @@ def test_two_visitors_at_once(visitors, shots, tmp_path):
     page_b.click("button.kit-preview")
     _wait_status(page_b, "Separated the preview (0:00.0 to 0:20.0)")
     _shoot(page_b, shots / "b_390_separated.png")
+    _shoot(page_b, shots / "b_390_mixer.png", ".kit-section-mix")
 
     # A: download the backing track as MP3
     page_a.click("button.kit-export")
     link = page_a.wait_for_selector("a.kit-download-link", timeout=WORK_TIMEOUT_MS)
     _shoot(page_a, shots / "a_1280_separated.png")
+    _shoot(page_a, shots / "a_1280_download.png", ".kit-section-download")
     with page_a.expect_download(timeout=WORK_TIMEOUT_MS) as info:
         link.click()
     download = info.value

@@ -96,11 +96,20 @@ def test_app_preview_then_whole_song_then_download(tmp_path):
     app.preview_button.click()  # now cut from the whole song's stems
     assert "cut from the whole song" in app.status.value
     np.testing.assert_array_equal(app.stems["vocals"], whole["vocals"][:, 5 * sr:25 * sr])
-    app.whole_button.click()
+    app.whole_button.click()  # the second time: no new work
+    assert "already separated" in app.status.value
     app.format.value = "wav"
     app.export_button.click()
     (download,) = app.download.children
     assert download.filename == "Long song (no vocals).wav"
+
+
+def test_whole_song_after_a_preview_of_the_whole_clip_comes_from_the_stem_cache(tmp_path):
+    app = karaoke_maker(model="center", device="cpu", workdir=tmp_path)  # the 10.9 s bundled clip
+    app.preview_button.click()
+    assert app.stems_range == (0.0, app.duration_s)
+    app.whole_button.click()
+    assert "the stem cache had it" in app.status.value
 
 
 def test_app_shows_a_bad_upload_and_keeps_its_song(tmp_path):

@@ -74,6 +74,16 @@ def test_bad_options_are_refused():
         train_unet(minutes=0)
     with pytest.raises(OptionError, match="threads"):
         train_unet(minutes=0.01, threads=0)
+    with pytest.raises(OptionError, match="clock"):
+        train_unet(minutes=0.01, clock="moon")
+
+
+def test_cpu_clock_counts_this_process_cpu_time():
+    model = train_unet(minutes=0.01, clock="cpu", song_s=1.0, patch_s=0.5, n_validation=1, batch_size=2,
+                       width=4, depth=3, threads=1)
+    h = model.history
+    assert h["clock"] == "cpu" and h["steps"] >= 1
+    assert h["train_s"] <= h["wall_s"] + 0.5  # one thread: CPU time cannot outrun the clock by much
     with pytest.raises(OptionError, match="n_fft_44k"):
         TinyUNet(depth=5, n_fft_44k=1000)
 

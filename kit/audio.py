@@ -159,7 +159,7 @@ def load(
 
     See also
     --------
-    notebooks/01_sound_and_spectrograms.ipynb
+    notebooks/01_sound_and_the_stft.ipynb
     """
     path = Path(path)
     check_input_path(path)

@@ -25,7 +25,7 @@ Examples
 
 See also
 --------
-notebooks/05_neural_separation.ipynb
+notebooks/05_spectrogram_unet.ipynb
 """
 
 from __future__ import annotations

@@ -231,7 +231,7 @@ def make_multitrack(
 
     See also
     --------
-    notebooks/03_masks_and_oracles.ipynb
+    notebooks/02_masks_and_oracles.ipynb
     """
     unknown = set(stems) - set(STEMS_6)
     if unknown:

@@ -72,7 +72,7 @@ def compute_binary_mask(target, interference, *, threshold_db: float = 0.0) -> n
 
     See also
     --------
-    compute_ratio_mask, notebooks/03_masks_and_oracles.ipynb
+    compute_ratio_mask, notebooks/02_masks_and_oracles.ipynb
     """
     t, i = _as_mag(target, "target"), _as_mag(interference, "interference")
     _check_same_shape(t, i)
@@ -193,7 +193,7 @@ def compute_masks(mags: dict, *, kind: str = "ratio", power: float = 1.0) -> dic
 
     See also
     --------
-    kit.separators.oracle, notebooks/03_masks_and_oracles.ipynb
+    kit.separators.oracle, notebooks/02_masks_and_oracles.ipynb
     """
     if not mags:
         raise OptionError("compute_masks needs at least one source spectrogram.")

@@ -139,7 +139,7 @@ def shift_pitch(y: np.ndarray, sr: int, *, semitones: float, progress: Progress 
 
     See also
     --------
-    notebooks/NN_karaoke_maker.ipynb
+    notebooks/09_karaoke_maker.ipynb
     """
     semitones = check_semitones(semitones)
     y = check_audio(y, what="The audio to shift")

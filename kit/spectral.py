@@ -186,7 +186,7 @@ def compute_stft(
 
     See also
     --------
-    compute_istft, notebooks/01_sound_and_spectrograms.ipynb
+    compute_istft, notebooks/01_sound_and_the_stft.ipynb
     """
     import librosa
 

@@ -93,7 +93,7 @@ def clear_models() -> int:
 
     See also
     --------
-    notebooks/05_neural_separation.ipynb
+    notebooks/05_spectrogram_unet.ipynb
     """
     import gc
     import sys
@@ -288,7 +288,7 @@ def separate(
 
     See also
     --------
-    notebooks/05_neural_separation.ipynb
+    notebooks/05_spectrogram_unet.ipynb
     """
     is_path = isinstance(audio, (str, os.PathLike))
     if not is_path and sr is None:

@@ -196,7 +196,7 @@ def filter_repeating(
 
     See also
     --------
-    compute_repet_sim_masks, notebooks/04_classical_separation.ipynb
+    compute_repet_sim_masks, notebooks/04_repet_sim.ipynb
     """
     mag = np.asarray(mag, dtype=np.float32)
     if mag.ndim not in (2, 3):
@@ -308,7 +308,7 @@ def compute_repet_sim_masks(
 
     See also
     --------
-    filter_repeating, RepetSimSeparator, notebooks/04_classical_separation.ipynb
+    filter_repeating, RepetSimSeparator, notebooks/04_repet_sim.ipynb
     """
     mag = np.asarray(mag, dtype=np.float32)
     return _repet_sim_masks(mag, sr=sr, hop_length=hop_length, width_s=width_s, margin_i=margin_i,
@@ -360,7 +360,7 @@ class CenterSeparator(Separator):
 
     See also
     --------
-    notebooks/04_classical_separation.ipynb
+    notebooks/03_centre_and_hpss.ipynb
     """
 
     name = "center"

@@ -80,7 +80,7 @@ class OracleMaskSeparator(_OracleBase):
 
     See also
     --------
-    make_oracle, kit.masks.compute_masks, notebooks/03_masks_and_oracles.ipynb
+    make_oracle, kit.masks.compute_masks, notebooks/02_masks_and_oracles.ipynb
     """
 
     def __init__(self, true_stems: dict, *, kind: str = "irm", n_fft: int = DEFAULT_N_FFT,

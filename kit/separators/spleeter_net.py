@@ -13,7 +13,7 @@ package's code does not run on current PyTorch.
 
 See also
 --------
-notebooks/05_neural_separation.ipynb
+notebooks/05_spectrogram_unet.ipynb
 """
 
 from __future__ import annotations

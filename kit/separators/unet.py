@@ -18,7 +18,7 @@ finishes it, with a :class:`kit.KitWarning` saying so.
 
 See also
 --------
-notebooks/05_neural_separation.ipynb
+notebooks/05_spectrogram_unet.ipynb
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class UNetSeparator(Separator):
 
     See also
     --------
-    notebooks/05_neural_separation.ipynb
+    notebooks/05_spectrogram_unet.ipynb
     """
 
     name = "unet"

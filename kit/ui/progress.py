@@ -33,7 +33,7 @@ def make_progress_bar(description: str = "Working"):
 
     See also
     --------
-    notebooks/05_neural_separation.ipynb
+    notebooks/05_spectrogram_unet.ipynb
     """
     import ipywidgets as widgets
 

@@ -8,7 +8,8 @@ context (own cookies, own Voila kernel):
   pretrained Spleeter 2-stem weights), switches the vocals on and off, hears a
   backing track in the player and downloads it as MP3;
 * visitor B uploads a 12 MB MP3 and a 45 MB WAV made here, previews the MP3
-  with the fast ``center`` method, then uploads a text file and gets the error panel.
+  with the fast ``center`` method, then uploads a 110 MB file (over the stated
+  100 MB limit) and a text file, and gets a sentence in the error panel for each.
 
 Neither sees the other's song. Screenshots (1280x800 for A, 390x844 phone for B)
 go to ``$KIT_SCREENSHOT_DIR`` or a temporary folder. Without Chromium or
@@ -244,6 +245,15 @@ def test_two_visitors_at_once(visitors, shots, tmp_path):
     page_b.wait_for_function("() => document.querySelector('.kit-song-name').innerText.includes('Big take')",
                              timeout=WORK_TIMEOUT_MS)
     assert "4:15" in page_b.inner_text(".kit-song-duration")
+
+    # B: a file over the stated limit still reaches the kernel (kit app's websocket limit is higher)
+    # and gets a sentence instead of a dead page
+    huge = tmp_path / "Huge.wav"
+    with open(huge, "wb") as f:
+        f.truncate(110 * 10**6)
+    _upload(page_b, huge)
+    page_b.wait_for_selector(".kit-error:has-text('up to 100 MB')", timeout=WORK_TIMEOUT_MS)
+    assert "Big take" in page_b.inner_text(".kit-song-name")
 
     # B: not audio -> a sentence in the error panel, and the app keeps working
     notes = tmp_path / "notes.txt"

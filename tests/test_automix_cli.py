@@ -86,6 +86,10 @@ def test_quiet_run_without_reference_prints_only_the_path(files):
     assert _ok(proc) == out and proc.stdout.strip() == str(out)
     mix, _ = kit.load(out)
     assert mix.shape[0] == 2 and np.max(np.abs(mix)) > 0.1
+    # the same command again writes over its output and says so, like every kit command
+    again = run_kit("automix", files["recorded"], files["backing"], "-o", out, "--no-reverb", "-q",
+                    cwd=folder, env=env)
+    assert _ok(again) == out and f"kit: replaced {out}" in again.stderr
 
 
 def test_bad_inputs_give_one_line_and_no_file(files, tmp_path):

@@ -75,6 +75,7 @@ def run(args) -> int:
     from ..automix import automix
     from ..errors import AudioContentError, OptionError
     from ..progress import tqdm_progress
+    from ._common import say_replaced
 
     vocal_path, backing_path = Path(args.vocal), Path(args.backing)
     inputs = [vocal_path, backing_path]
@@ -113,11 +114,13 @@ def run(args) -> int:
             max_eq_gain_db=max_eq, reverb=not args.no_reverb, tempo_bpm=tempo, reverb_return_lu=reverb_level,
             ceiling_dbtp=ceiling, progress=progress,
         )
+    replaced = [p for p in (out, report_path) if p is not None and p.exists()]
     path = save(out, mix, sr)
     if report_path is not None:
         with atomic_output(report_path) as tmp:
             tmp.write_text(json.dumps({**report, "output": {**report["output"], "file": str(path)}}, indent=2))
     if not args.quiet:
         print(report.as_text())
+    say_replaced(replaced)
     print(str(path))
     return 0

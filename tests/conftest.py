@@ -30,3 +30,13 @@ def _isolated_stem_cache(tmp_path_factory):
         os.environ.pop("KIT_CACHE_DIR", None)
     else:
         os.environ["KIT_CACHE_DIR"] = old
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _fresh_kept_models():
+    """Each test module starts without separators kept by another (they may have patched model code)."""
+    yield
+    import sys
+
+    if "kit.separators.api" in sys.modules:
+        sys.modules["kit.separators.api"].clear_models()

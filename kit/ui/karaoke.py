@@ -116,6 +116,7 @@ class KaraokeMaker(widgets.VBox):
         self.song_info = widgets.HTML()
         self.song_info.add_class("kit-song")
         self.waveform = make_image()
+        self.waveform.layout.max_width = "calc(100% - 8px)"  # inside the margins on a phone
         self.start_slider = widgets.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.5, description="Preview from",
                                                 continuous_update=False, readout_format=".1f",
                                                 style={"description_width": "initial"},
@@ -147,7 +148,7 @@ class KaraokeMaker(widgets.VBox):
         self.busy = widgets.Box(layout=_FULL)
         self.status = widgets.HTML()
         self.status.add_class("kit-status")
-        self.error = widgets.HTML(layout=widgets.Layout(display="none", width="100%"))
+        self.error = widgets.HTML(layout=widgets.Layout(display="none", width="auto"))  # auto: fits the margins
         self.error.add_class("kit-error")
 
         # 4. mix, 5. download, 6. voice

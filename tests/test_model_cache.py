@@ -113,3 +113,12 @@ def test_options_that_cannot_be_keyed_still_work(song):
     stems = kit.separate(song[:, :SR // 2], SR, model="center", unused=np.zeros(3), cache=False)
     assert set(stems) == {"vocals", "accompaniment"}
     assert len(api._MODELS) == 0  # built afresh, not kept
+
+
+def test_clear_models_also_frees_the_kept_demucs_network(demucs_model_dir, song):
+    from kit.separators import demucs_weights
+
+    kit.separate(song, SR, model="htdemucs", model_dir=demucs_model_dir, device="cpu", shifts=0, cache=False)
+    assert demucs_weights._LOADED  # the network read from the folder is kept for the next call
+    kit.clear_models()
+    assert not demucs_weights._LOADED

@@ -101,6 +101,8 @@ def clear_models() -> int:
     n = len(_MODELS)
     devices = {key[1] for key in _MODELS}
     _MODELS.clear()
+    if "kit.separators.demucs_weights" in sys.modules:  # it keeps the last Demucs network it read
+        sys.modules["kit.separators.demucs_weights"].clear_loaded()
     gc.collect()
     if "torch" in sys.modules:  # nothing to give back if torch never ran
         from .base import free_device_memory

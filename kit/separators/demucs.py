@@ -11,7 +11,7 @@ Where the weights come from and how they load: :mod:`kit.separators.demucs_weigh
 
 See also
 --------
-notebooks/05_neural_separation.ipynb
+notebooks/06_demucs.ipynb
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ class DemucsSeparator(Separator):
 
     See also
     --------
-    notebooks/05_neural_separation.ipynb
+    notebooks/06_demucs.ipynb
     """
 
     sample_rate = 44100

@@ -23,7 +23,7 @@ network.
 
 See also
 --------
-notebooks/05_neural_separation.ipynb
+notebooks/06_demucs.ipynb
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ takes the model names from here, and the separator takes the weights.
 
 See also
 --------
-notebooks/05_neural_separation.ipynb
+notebooks/06_demucs.ipynb
 """
 
 from __future__ import annotations

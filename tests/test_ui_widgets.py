@@ -64,6 +64,18 @@ def test_mixer_renders_what_make_backing_track_makes(multitrack):
     assert "no vocals" in mixer._status.value
 
 
+def test_mixer_set_stem_moves_the_controls(multitrack):
+    _, stems = multitrack
+    mixer = ui.stem_mixer(stems, SR, show_plots=False, key_shift=False)
+    mixer.set_stem("vocals", on=False)
+    mixer.set_stem("drums", gain_db=-6.0)
+    assert mixer.describe() == "no vocals, drums -6 dB" and not mixer._on["vocals"].value
+    mixer.set_stem("bass", solo=True)
+    assert mixer.describe() == "only bass"
+    with pytest.raises(kit.KitError, match="No stem 'vocal'"):
+        mixer.set_stem("vocal", on=False)
+
+
 def test_mixer_solo_and_silence(multitrack):
     mix, stems = multitrack
     mixer = ui.stem_mixer(stems, SR, show_plots=False, key_shift=False)

@@ -445,7 +445,7 @@ class KaraokeMaker(widgets.VBox):
         self.mixer.observe_mix(self._on_mix)
         self.mixer_box.children = (self.mixer,)
         if "vocals" in self.mixer.stems:
-            self.mixer._on["vocals"].value = False  # a karaoke maker starts without the singer
+            self.mixer.set_stem("vocals", on=False)  # a karaoke maker starts without the singer
         self._on_mix(self.mixer)
         self.export_button.disabled = False
 

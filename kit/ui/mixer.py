@@ -76,7 +76,7 @@ class StemMixer(widgets.VBox):
                                        description="gain dB", continuous_update=False,
                                        readout_format="+.1f", layout=widgets.Layout(width="340px"))
             self._on[name], self._solo[name], self._gain[name] = on, solo, gain
-            label = widgets.HTML(f"<b>{name}</b>", layout=widgets.Layout(width="110px"))
+            label = widgets.HTML(f"<b>{name}</b>", layout=widgets.Layout(width="130px"))
             rows.append(widgets.HBox([label, on, solo, gain], layout=row_layout))
             for w in (on, solo, gain):
                 w.observe(self._on_control, names="value")
@@ -156,6 +156,25 @@ class StemMixer(widgets.VBox):
     def observe_mix(self, callback) -> None:
         """Call ``callback(mixer)`` after every re-render (the player holds the new mix)."""
         self._callbacks.append(callback)
+
+    def set_stem(self, name: str, *, on: bool | None = None, solo: bool | None = None,
+                 gain_db: float | None = None) -> None:
+        """Set a stem's switch, solo or gain as a listener would (the mix re-renders).
+
+        Examples
+        --------
+        >>> mixer.set_stem("vocals", on=False)  # doctest: +SKIP
+        """
+        from ..errors import OptionError
+
+        if name not in self._stems:
+            raise OptionError(f"No stem '{name}' in this mixer; it has: {', '.join(self._stems)}.")
+        if on is not None:
+            self._on[name].value = bool(on)
+        if solo is not None:
+            self._solo[name].value = bool(solo)
+        if gain_db is not None:
+            self._gain[name].value = float(gain_db)
 
     # --- sound -----------------------------------------------------------------
 
@@ -289,7 +308,7 @@ def stem_mixer(stems: dict, sr: int, *, mixture=None, title=None, show_plots: bo
     >>> from kit.ui import stem_mixer
     >>> mix, stems = kit.examples.make_multitrack(2.0)
     >>> mixer = stem_mixer(stems, 44100, show_plots=False)
-    >>> mixer._on["vocals"].value = False
+    >>> mixer.set_stem("vocals", on=False)
     >>> mixer.describe()
     'no vocals'
 

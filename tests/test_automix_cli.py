@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import ok as _ok
+from cli_helpers import one_line_error as _one_line_error
+from cli_helpers import run_kit
 from scipy import signal
 
 import kit
@@ -25,21 +25,6 @@ import kit
 DELAY_MS = 120.0
 
 
-def run_kit(*args, cwd, env):
-    return subprocess.run([sys.executable, "-m", "kit", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=300)
-
-
-def _ok(proc):
-    assert proc.returncode == 0, proc.stderr
-    return Path(proc.stdout.strip().splitlines()[-1])
-
-
-def _one_line_error(proc):
-    assert proc.returncode != 0
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("kit: error: "), proc.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

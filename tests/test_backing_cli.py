@@ -8,15 +8,15 @@ exactly the sum of them.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import ok as _ok
+from cli_helpers import one_line_error as _one_line_error
+from cli_helpers import run_kit
 
 import kit
 from kit.pitch import shift_pitch
@@ -24,23 +24,6 @@ from kit.pitch import shift_pitch
 WEIRD = "Prince Royce - Dec. 21 (Official Video) [A9B1Uo-VQas] 'x' $(touch pwned).mp3"
 
 
-def run_kit(*args, cwd, env_extra=None):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "kit", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=300)
-
-
-def _ok(proc):
-    assert proc.returncode == 0, proc.stderr
-    return Path(proc.stdout.strip().splitlines()[-1])
-
-
-def _one_line_error(proc):
-    assert proc.returncode != 0
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("kit: error: "), proc.stderr
-    assert "Traceback" not in proc.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

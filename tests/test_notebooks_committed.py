@@ -2,10 +2,9 @@
 
 import json
 
+import nbformat
 import pytest
 from notebook_runner import NOTEBOOKS, find_parameters_cell
-
-import nbformat
 
 NOTEBOOK_PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
 

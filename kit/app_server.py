@@ -120,6 +120,12 @@ def serve(*, port: int = DEFAULT_PORT, open_browser: bool = False, notebook=None
     print(f"kit: starting the karaoke maker ({path.name}); uploads up to "
           f"{_upload_limit_mb()} MB, websocket messages up to {WEBSOCKET_LIMIT_MB} MiB", flush=True)
     sys.stdout.flush()
+    # A process started in the background by a non-interactive shell inherits SIGINT as ignored,
+    # and Python then leaves it so: Ctrl-C (or a supervisor's SIGINT) would not stop the app,
+    # and kernels would be killed later without removing their temporary folders.
+    import signal
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     app.start()
     return 0
 

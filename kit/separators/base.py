@@ -70,6 +70,9 @@ class Separator:
     stereo: bool = False
     min_duration_s: float = 0.0
 
+    def check_input(self, y: np.ndarray, sr: int) -> None:
+        """Refuse audio this method cannot work on, before any work starts (and before progress says 0)."""
+
     def separate(self, y: np.ndarray, sr: int, *, progress: Progress = None) -> dict[str, np.ndarray]:
         """Split a waveform into stems.
 
@@ -93,6 +96,7 @@ class Separator:
                 f"'{self.name}' needs at least {self.min_duration_s:g} s of audio, got {seconds:.2f} s; "
                 "use a longer clip."
             )
+        self.check_input(y, sr)
         n_in, ch_in = y.shape[1], y.shape[0]
         x = to_stereo(y) if self.stereo else y
         work_sr = self.sample_rate or sr

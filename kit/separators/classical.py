@@ -367,7 +367,7 @@ class CenterSeparator(Separator):
     stems = _STEMS["center"]
     stereo = False  # mono must not be copied to stereo: it has no side signal
 
-    def _separate(self, y, sr, *, progress=None):
+    def check_input(self, y, sr):
         if y.shape[0] != 2:
             raise AudioContentError(
                 "Centre-channel cancellation needs a stereo mix, and this audio is mono; "
@@ -380,6 +380,9 @@ class CenterSeparator(Separator):
                 "Centre-channel cancellation needs a stereo mix, but both channels are identical "
                 "(mono saved as stereo), so nothing is left after cancelling; use --model unet instead."
             )
+
+    def _separate(self, y, sr, *, progress=None):
+        side = 0.5 * (y[0] - y[1])
         accompaniment = np.stack([side, -side]).astype(np.float32)
         return {"vocals": y - accompaniment, "accompaniment": accompaniment}
 

@@ -39,6 +39,7 @@ import numpy as np
 from .audio import atomic_output, check_audio, check_output_path, load
 from .errors import FFmpegError, KitWarning, OptionError
 from .ffmpeg import ffmpeg_input, run_ffmpeg
+from .loudness import db_to_gain
 from .progress import Progress, report, scaled
 
 __all__ = [
@@ -190,17 +191,13 @@ def check_gains(gains_db, *, available, kept, model: str | None = None) -> dict[
     return out
 
 
-def _linear(gain_db: float) -> float:
-    return 10.0 ** (gain_db / 20.0)
-
-
 def _terms(names, *, kept, dropped, gains, method) -> list[tuple[str, float]]:
     """(source, linear factor) pairs whose sum is the backing track; '__mixture__' is the mix."""
     if method == "sum":
-        return [(k, _linear(gains.get(k, 0.0))) for k in kept]
+        return [(k, db_to_gain(gains.get(k, 0.0))) for k in kept]
     terms = [("__mixture__", 1.0)] + [(d, -1.0) for d in dropped]
     # a kept stem is already inside the mixture: only the change of level is added
-    terms += [(k, _linear(gains[k]) - 1.0) for k in kept if gains.get(k, 0.0) != 0.0]
+    terms += [(k, db_to_gain(gains[k]) - 1.0) for k in kept if gains.get(k, 0.0) != 0.0]
     return terms
 
 
@@ -328,7 +325,7 @@ def _check_ceiling(ceiling_db: float) -> float:
 
 def _limiter_filter(sr: int, ceiling_db: float, release_ms: float) -> str:
     """FFmpeg filters for a true-peak lookahead limiter that keeps length and timing."""
-    limit = _linear(_check_ceiling(ceiling_db))
+    limit = db_to_gain(_check_ceiling(ceiling_db))
     # level=0: alimiter otherwise turns the whole track up to the ceiling (a silent gain change);
     # latency=1: it compensates its own lookahead delay, so nothing moves in time.
     return (
@@ -421,7 +418,7 @@ def match_loudness(y: np.ndarray, sr: int, *, target_lufs: float = -14.0) -> tup
     >>> gain_db > 0
     True
     """
-    import pyloudnorm
+    from .loudness import measure_loudness
 
     lo, hi = LUFS_RANGE
     if not (math.isfinite(target_lufs) and lo <= target_lufs <= hi):
@@ -429,13 +426,11 @@ def match_loudness(y: np.ndarray, sr: int, *, target_lufs: float = -14.0) -> tup
     y = check_audio(y, what="The audio to level")
     if y.shape[1] < int(0.4 * sr):
         raise OptionError("Loudness needs at least 0.4 s of audio; use a longer section or leave out --lufs.")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pyloudnorm's own clipping note; ours is clearer
-        measured = pyloudnorm.Meter(int(sr)).integrated_loudness(np.asarray(y.T, dtype=np.float64))
+    measured = measure_loudness(y, sr)
     if not math.isfinite(measured):
         raise OptionError("The backing track is silent, so it has no loudness to match; leave out --lufs.")
     gain_db = float(target_lufs - measured)
-    return (y * np.float32(_linear(gain_db))).astype(np.float32), gain_db
+    return (y * np.float32(db_to_gain(gain_db))).astype(np.float32), gain_db
 
 
 # --- arrays -----------------------------------------------------------------------

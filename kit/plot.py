@@ -20,7 +20,7 @@ import numpy as np
 from .errors import OptionError
 
 __all__ = ["plot_waveform", "plot_spectrogram", "plot_mask", "plot_stems", "plot_scoreboard", "plot_bands",
-           "plot_loudness"]
+           "plot_loudness", "plot_ratings"]
 
 # Points drawn across a waveform axis and frames across a spectrogram axis: more
 # than a laptop screen has pixels, far fewer than a song has samples.
@@ -631,3 +631,46 @@ def plot_loudness(curves: dict, *, ax=None, title=None, ylim_lufs=None):
     ax.legend(loc="lower right", fontsize="small")
     ax.set_title(title or "Loudness over time (3 s windows)")
     return lines
+
+
+def plot_ratings(ratings: dict, sdr_db: dict, *, ax=None, title: str | None = "Do your ears agree with the SDR?"):
+    """Listening-test ratings (0-100) against SDR (dB), one labelled point per version.
+
+    The hidden reference has an infinite SDR (``None``, ``inf`` or >= 100 dB): it is drawn
+    as a star at the right edge.
+
+    Parameters
+    ----------
+    ratings : dict of str to float
+        Version name -> rating 0..100.
+    sdr_db : dict of str to float or None
+        Version name -> SDR against the reference in dB.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    artists : list of matplotlib.collections.PathCollection
+
+    See also
+    --------
+    kit.ui.listening_test, notebooks/07_evaluation_and_listening.ipynb
+    """
+    ax = _new_ax(ax, (7, 4.5))
+    finite = [v for v in sdr_db.values() if v is not None and math.isfinite(v) and v < 100]
+    right = (max(finite) if finite else 0.0) + 5.0
+    artists = []
+    for i, (name, rating) in enumerate(ratings.items()):
+        x = sdr_db.get(name)
+        is_ref = x is None or not math.isfinite(x) or x >= 100
+        x = right if is_ref else x
+        artists.append(ax.scatter([x], [rating], s=60, color=f"C{i % 10}", marker="*" if is_ref else "o", zorder=3))
+        ax.annotate(name + (" (SDR infinite)" if is_ref else ""), (x, rating), textcoords="offset points",
+                    xytext=(6, 4), fontsize=9)
+    ax.set_ylim(-5, 105)
+    ax.set_xlim(min(finite + [0.0]) - 5.0, right + 10.0)
+    ax.set_xlabel("SDR against the reference (dB, museval v4)")
+    ax.set_ylabel("your rating (0-100)")
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    return artists

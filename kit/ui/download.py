@@ -46,21 +46,19 @@ def encode_audio(y, sr: int, *, format: str = "mp3", workdir) -> bytes:
 
     from ..audio import check_audio, save
     from ..errors import OptionError
+    from .player import encode_wav16
 
     format = format.lower()
     if format not in DOWNLOAD_FORMATS:
         raise OptionError(f"Unknown download format '{format}'; use one of: {', '.join(DOWNLOAD_FORMATS)}.")
-    folder = Path(workdir) / "exports"
+    y = check_audio(y, what="The track to download")
+    if format == "wav":
+        return encode_wav16(y, sr)
+    folder = Path(workdir) / "exports"  # FFmpeg's MP3 encoder writes a file
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"export.{format}"
-    y = check_audio(y, what="The track to download")
     try:
-        if format == "wav":
-            import soundfile as sf
-
-            sf.write(str(path), np.clip(y, -1.0, 1.0).T, int(sr), subtype="PCM_16", format="WAV")
-        else:
-            save(path, np.clip(y, -1.0, 1.0), sr)
+        save(path, np.clip(y, -1.0, 1.0), sr)
         return path.read_bytes()
     finally:
         path.unlink(missing_ok=True)

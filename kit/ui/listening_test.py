@@ -20,35 +20,13 @@ from pathlib import Path
 import ipywidgets as widgets
 import numpy as np
 
+from ..plot import plot_ratings
 from .player import FIGURE_DPI, make_figure, make_image, make_player, render_figure
 
 __all__ = ["listening_test", "HIDDEN_REFERENCE", "LOW_ANCHOR"]
 
 HIDDEN_REFERENCE = "hidden reference"
 LOW_ANCHOR = "low anchor (3.5 kHz low-pass)"
-
-
-def _draw_ratings(ax, ratings: dict, sdr_db: dict) -> None:
-    """Ratings (0-100) against SDR (dB), one labelled point per version.
-
-    The hidden reference has an infinite SDR: it is drawn at the right edge.
-    (Drawing code; a candidate for kit.plot.)
-    """
-    finite = [v for v in sdr_db.values() if v is not None and math.isfinite(v) and v < 100]
-    right = (max(finite) if finite else 0.0) + 5.0
-    for i, (name, rating) in enumerate(ratings.items()):
-        x = sdr_db.get(name)
-        is_ref = x is None or not math.isfinite(x) or x >= 100
-        x = right if is_ref else x
-        ax.scatter([x], [rating], s=60, color=f"C{i % 10}", marker="*" if is_ref else "o", zorder=3)
-        ax.annotate(name + (" (SDR infinite)" if is_ref else ""), (x, rating), textcoords="offset points",
-                    xytext=(6, 4), fontsize=9)
-    ax.set_ylim(-5, 105)
-    ax.set_xlim(min(finite + [0.0]) - 5.0, right + 10.0)
-    ax.set_xlabel("SDR against the reference (dB, museval v4)")
-    ax.set_ylabel("your rating (0-100)")
-    ax.set_title("Do your ears agree with the SDR?")
-    ax.grid(alpha=0.3)
 
 
 def listening_test(versions: dict, sr: int, *, reference: str | None = None, anchor: bool = True,
@@ -174,7 +152,7 @@ def listening_test(versions: dict, sr: int, *, reference: str | None = None, anc
         table.value = (f"<table><tr><th></th><th>version</th><th>your rating</th><th>SDR (dB)</th></tr>{cells}</table>"
                        f"<small>{MEASURES['sdr']}, median of 1 s windows, against the reference</small>")
         fig = make_figure((8.0, 4.0))
-        _draw_ratings(fig.add_subplot(), ratings_by_name(), sdr_db)
+        plot_ratings(ratings_by_name(), sdr_db, ax=fig.add_subplot())
         figure.value = render_figure(fig, dpi=FIGURE_DPI)
         reveal_button.disabled = True
 

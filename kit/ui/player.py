@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["encode_for_player", "make_player", "update_player", "make_figure", "make_image", "render_figure",
-           "replay_player", "label_row", "FIGURE_DPI", "PLAYER_WAV_MAX_S"]
+__all__ = ["encode_wav16", "encode_for_player", "make_player", "update_player", "make_figure", "make_image",
+           "render_figure", "replay_player", "label_row", "FIGURE_DPI", "PLAYER_WAV_MAX_S"]
 
 FIGURE_DPI = 100  # a 9-inch figure is 900 px: fits a laptop page, text at a readable size
 
@@ -20,6 +20,24 @@ FIGURE_DPI = 100  # a 9-inch figure is 900 px: fits a laptop page, text at a rea
 # the kernel websocket (Voila's default message limit is about 10 MB).
 PLAYER_WAV_MAX_S = 30.0
 _MP3_KBPS = 160
+
+
+def encode_wav16(y, sr: int) -> bytes:
+    """16-bit PCM WAV bytes of ``y`` (clipped to full scale): what browsers, phones and players open.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> encode_wav16(np.zeros((2, 4410), np.float32), 44100)[:4]
+    b'RIFF'
+    """
+    import io
+
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(np.asarray(y, dtype=np.float32), -1.0, 1.0).T, int(sr), format="WAV", subtype="PCM_16")
+    return buf.getvalue()
 
 
 def encode_for_player(y, sr: int) -> tuple[bytes, str]:
@@ -43,18 +61,12 @@ def encode_for_player(y, sr: int) -> tuple[bytes, str]:
     >>> fmt, data[:4]
     ('wav', b'RIFF')
     """
-    import io
-
-    import soundfile as sf
-
     from ..audio import check_audio
 
     y = check_audio(np.asarray(y, dtype=np.float32), what="The audio to play")
     y = np.clip(y, -1.0, 1.0)
     if y.shape[1] <= PLAYER_WAV_MAX_S * sr:
-        buf = io.BytesIO()
-        sf.write(buf, y.T, int(sr), format="WAV", subtype="PCM_16")
-        return buf.getvalue(), "wav"
+        return encode_wav16(y, sr), "wav"
     from ..ffmpeg import run_ffmpeg
 
     data = np.ascontiguousarray(y.T, dtype="<f4")

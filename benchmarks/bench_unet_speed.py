@@ -90,7 +90,7 @@ def main() -> None:
     ap.add_argument("--precision", default="fp32", choices=("fp32", "bf16"),
                     help="kit's precision (bf16 pays off only where the CPU or GPU has native bf16)")
     ap.add_argument("--forms", action="store_true",
-                    help="also time kit's networks in their earlier forms (sub-pixel; as trained)")
+                    help="also time kit's networks in their earlier forms (plain encoder; sub-pixel; as trained)")
     ap.add_argument("--threads", type=int, default=None,
                     help="torch CPU threads for both (default: torch's choice); on a machine shared with "
                          "other jobs, 1 gives steadier numbers")
@@ -120,7 +120,8 @@ def main() -> None:
             "kit unet": run_ours}
     if args.forms:
         # the same separator with the networks in their earlier forms, to see what each step buys
-        for label, prepare in (("kit unet, sub-pixel form", lambda n: n.use_fast_form(phases=False, fold=False)),
+        for label, prepare in (("kit unet, plain encoder", lambda n: n.use_fast_form(encoder=False)),
+                               ("kit unet, sub-pixel form", lambda n: n.use_fast_form(phases=False, fold=False)),
                                ("kit unet, layers as trained", lambda n: n)):
             other = UNetSeparator(device=device)
             nets = {name: prepare(load_unet(name, device=device, fast=False)) for name in ("vocals", "accompaniment")}

@@ -123,3 +123,66 @@ def test_bf16_moves_the_vocals_only_a_little(song):
 def test_an_unknown_precision_is_one_clear_line():
     with pytest.raises(kit.KitError, match="precision='fp16'.*fp32, bf16"):
         kit.get_separator("unet", device="cpu", precision="fp16")
+
+
+def test_convolution_as_one_matrix_product_equals_conv2d():
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(2, 6, 13, 17, generator=gen).contiguous(memory_format=torch.channels_last)
+    weight, bias = torch.randn(4, 6, 5, 5, generator=gen), torch.randn(4, generator=gen)
+    out = sn.conv2d_as_matmul(x, weight, bias, stride=2)
+    torch.testing.assert_close(out, torch.nn.functional.conv2d(x, weight, bias, stride=2), atol=1e-4, rtol=1e-4)
+    assert out.shape == (2, 4, 5, 7)
+
+
+def random_unet(seed):
+    """A SpleeterUNet with random weights and positive batch-norm scales, in eval mode."""
+    gen = torch.Generator().manual_seed(seed)
+    net = sn.SpleeterUNet().eval()
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            # weights scaled by their fan-in, so activations stay near 1 through all twelve layers
+            scale = p[0].numel() ** -0.5 if name.endswith("weight") and p.dim() == 4 else 0.1
+            p.copy_(torch.randn(p.shape, generator=gen) * scale)
+        for module in net.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.weight.copy_(torch.rand(module.weight.shape, generator=gen) + 0.5)
+                module.running_mean.copy_(torch.randn(module.running_mean.shape, generator=gen))
+                module.running_var.copy_(torch.rand(module.running_var.shape, generator=gen) + 0.5)
+    return net
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_fast_encoder_and_joined_decoder_equal_the_layers_as_trained(channels_last):
+    net = random_unet(11)
+    mag = torch.rand(2, 2, 128, 192, generator=torch.Generator().manual_seed(2))
+    with torch.inference_mode():
+        plain = net(mag)
+        net.use_fast_form(bottom_as_matmul=True)
+        assert net.fast_encoder and net.down[-1].as_matmul
+        if channels_last:
+            net = net.to(memory_format=torch.channels_last)
+            mag = mag.contiguous(memory_format=torch.channels_last)
+        fast = net(mag)
+        torch.testing.assert_close(fast, plain, atol=1e-5, rtol=1e-4)
+        net.use_fast_form(fold=False)  # batch norms kept: the encoder runs its plain layers again
+        assert not net.fast_encoder
+        torch.testing.assert_close(net(mag), plain, atol=1e-5, rtol=1e-4)
+
+
+def test_joined_output_is_the_skip_then_the_block_output():
+    block = make_block(6, 5, seed=4)
+    x = torch.randn(1, 6, 4, 5, generator=torch.Generator().manual_seed(8))
+    skip = torch.randn(1, 3, 8, 10, generator=torch.Generator().manual_seed(9))
+    with torch.inference_mode():
+        expected = torch.cat([skip, block(x)], dim=1)
+        block.use_fast_form("phases")
+        torch.testing.assert_close(block.forward_joined(x, skip), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_training_mode_runs_the_plain_encoder():
+    net = random_unet(3).use_fast_form()
+    net.train()
+    assert not net.fast_encoder
+    mag = torch.rand(2, 2, 64, 64, requires_grad=True)  # batch norm in training needs two values
+    net(mag).sum().backward()
+    assert net.down[0].conv.weight.grad is not None

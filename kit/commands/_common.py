@@ -20,13 +20,15 @@ def add_input(parser) -> None:
 def add_model_options(parser, *, default_model: str = "auto") -> None:
     parser.add_argument(
         "--model", "-m", default=default_model,
-        help="unet, htdemucs, htdemucs_ft, htdemucs_6s, hdemucs_mmi, mdx_extra, repet, hpss, center; "
-             "'auto' picks the best one usable offline (default: %(default)s)",
+        help="unet, htdemucs, htdemucs_ft, htdemucs_6s, hdemucs_mmi, mdx_extra, repet, hpss, center, "
+             "tiny-unet (with --weights); 'auto' picks the best one usable offline (default: %(default)s)",
     )
     parser.add_argument("--device", "-d", default="auto", choices=DEVICE_CHOICES,
                         help="where neural models run; auto = CUDA, then Apple MPS, then CPU")
     parser.add_argument("--model-dir", default=os.environ.get("KIT_MODEL_DIR"), metavar="DIR",
                         help="folder of downloaded model files, for offline use (env: KIT_MODEL_DIR)")
+    parser.add_argument("--weights", default=None, metavar="FILE",
+                        help="weights you trained with `kit train` (for --model tiny-unet)")
 
 
 def model_options(args) -> dict:
@@ -34,6 +36,15 @@ def model_options(args) -> dict:
     opts = {"device": args.device}
     if getattr(args, "model_dir", None):
         opts["model_dir"] = Path(args.model_dir)
+    weights = getattr(args, "weights", None)
+    if weights is not None:
+        from ..errors import OptionError
+        from ..separators.registry import normalize_model_name
+
+        if normalize_model_name(args.model, model_dir=opts.get("model_dir")) != "tiny-unet":
+            raise OptionError(f"--weights is for models you trained (--model tiny-unet), not '{args.model}'; "
+                              "add --model tiny-unet or drop --weights.")
+        opts["weights"] = Path(weights)
     return opts
 
 

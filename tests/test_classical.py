@@ -198,3 +198,30 @@ def test_cli_separate_hpss_on_mono_and_stereo_and_center_on_mono(tmp_path, multi
     assert proc.returncode != 0
     assert proc.stderr.startswith("kit: error:") and "stereo" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "out_center").exists() or not any((tmp_path / "out_center").iterdir())
+
+
+@pytest.mark.parametrize("length, axis", [(31, -1), (17, -2), (5, 0), (4, -1)])
+def test_running_median_equals_scipy_median_filter(length, axis):
+    from scipy.ndimage import median_filter
+
+    from kit.separators.classical import median_along
+
+    x = np.abs(np.random.default_rng(length).normal(size=(2, 40, 70))).astype(np.float32)
+    size = [1, 1, 1]
+    size[axis] = length
+    np.testing.assert_array_equal(median_along(x, length, axis=axis), median_filter(x, size=size, mode="reflect"))
+
+
+@pytest.mark.parametrize("margin", [1.0, (2.0, 3.0)])
+def test_hpss_masks_equal_librosa(margin):
+    import librosa
+
+    from kit.separators.classical import hpss_masks
+
+    y, sr = kit.examples.load_song(duration_s=3.0)
+    mag = np.abs(librosa.stft(y, n_fft=2048))
+    ours = hpss_masks(mag, kernel_size=(31, 21), margin=margin)
+    theirs = librosa.decompose.hpss(mag, kernel_size=(31, 21), margin=margin, mask=True)
+    for a, b in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+    assert 0.1 < ours[0].mean() < 0.9  # the song has both sustained tones and hits

@@ -6,7 +6,7 @@ models are compared against on the scoreboard (:mod:`kit.evaluate`).
 - ``center``: the old karaoke "L - R" trick. Exact for a source panned dead
   centre; needs a stereo mix.
 - ``hpss``: harmonic/percussive separation by median filtering
-  (:func:`librosa.decompose.hpss`).
+  (:func:`librosa.decompose.hpss`'s masks, with bottleneck's faster running median).
 - ``repet``: REPET-SIM as in librosa's "Vocal separation" recipe, computed in
   blocks so that a whole song fits in bounded memory and time (see
   :func:`filter_repeating`).
@@ -30,6 +30,8 @@ from .base import Separator
 __all__ = [
     "CenterSeparator",
     "HPSSSeparator",
+    "hpss_masks",
+    "median_along",
     "RepetSimSeparator",
     "filter_repeating",
     "compute_repet_sim_masks",
@@ -387,6 +389,67 @@ class CenterSeparator(Separator):
         return {"vocals": y - accompaniment, "accompaniment": accompaniment}
 
 
+def median_along(x: np.ndarray, length: int, *, axis: int) -> np.ndarray:
+    """Running median of odd ``length`` along ``axis``, edges mirrored: ``scipy.ndimage.median_filter``'s answer.
+
+    Equal, value for value, to ``median_filter(x, size=...)`` with ``mode="reflect"``
+    and a window only along ``axis``, but through bottleneck's moving median
+    (a sorted window slid along the axis): 7-8x faster on a song's spectrogram.
+    """
+    import bottleneck
+
+    if length % 2 == 0:  # scipy takes the upper of the two middle values, bottleneck their mean
+        from scipy.ndimage import median_filter
+
+        size = [1] * x.ndim
+        size[axis] = length
+        return median_filter(x, size=size, mode="reflect")
+    half = length // 2
+    pad = [(0, 0)] * x.ndim
+    pad[axis] = (half, half)
+    padded = np.pad(x, pad, mode="symmetric")  # scipy's "reflect": d c b a | a b c d | d c b a
+    # bottleneck's window ends at each sample: the centred medians start length - 1 in
+    out = bottleneck.move_median(padded, length, axis=axis)
+    index = [slice(None)] * x.ndim
+    index[axis] = slice(length - 1, None)
+    return out[tuple(index)]
+
+
+def hpss_masks(mag: np.ndarray, *, kernel_size=31, power: float = 2.0, margin=1.0):
+    """Soft masks of :func:`librosa.decompose.hpss` (``mask=True``), with a faster median filter.
+
+    Parameters
+    ----------
+    mag : np.ndarray, shape (..., bins, frames)
+        Magnitude spectrogram.
+    kernel_size, power, margin
+        As in :func:`librosa.decompose.hpss` (filter lengths in frames and
+        bins; soft-mask exponent; margins >= 1).
+
+    Returns
+    -------
+    mask_harmonic, mask_percussive : np.ndarray, shape like ``mag``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mag = np.abs(np.random.default_rng(0).normal(size=(64, 40))).astype(np.float32)
+    >>> h, p = hpss_masks(mag, kernel_size=7)
+    >>> bool(np.allclose(h + p, 1.0))
+    True
+    """
+    import librosa
+
+    win_harm, win_perc = np.broadcast_to(np.asarray(kernel_size), 2)
+    margin_harm, margin_perc = np.broadcast_to(np.asarray(margin, dtype=float), 2)
+    harm = median_along(mag, int(win_harm), axis=-1)  # along time: sustained tones
+    perc = median_along(mag, int(win_perc), axis=-2)  # along frequency: hits
+    split_zeros = margin_harm == 1 and margin_perc == 1
+    mask_harm = librosa.util.softmask(harm, perc * margin_harm, power=power, split_zeros=split_zeros)
+    mask_perc = librosa.util.softmask(perc, harm * margin_perc, power=power, split_zeros=split_zeros)
+    return mask_harm, mask_perc
+
+
 class HPSSSeparator(Separator):
     """Harmonic/percussive separation by median filtering (:func:`librosa.decompose.hpss`).
 
@@ -433,13 +496,13 @@ class HPSSSeparator(Separator):
         self.stems = _STEMS["hpss"] + (("residual",) if np.any(margins > 1.0) else ())
 
     def _separate(self, y, sr, *, progress=None):
-        import librosa
-
         n = y.shape[1]
         spec = compute_stft(y, n_fft=self.n_fft, hop_length=self.hop_length)
         report(progress, 0.1)
-        harm, perc = librosa.decompose.hpss(spec, kernel_size=self.kernel_size, power=self.power, margin=self.margin)
-        del spec
+        mask_harm, mask_perc = hpss_masks(np.abs(spec), kernel_size=self.kernel_size, power=self.power,
+                                          margin=self.margin)
+        harm, perc = spec * mask_harm, spec * mask_perc
+        del spec, mask_harm, mask_perc
         report(progress, 0.8)
         harmonic = compute_istft(harm, n_fft=self.n_fft, hop_length=self.hop_length, length=n)
         if "residual" not in self.stems:

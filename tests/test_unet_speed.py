@@ -186,3 +186,16 @@ def test_training_mode_runs_the_plain_encoder():
     mag = torch.rand(2, 2, 64, 64, requires_grad=True)  # batch norm in training needs two values
     net(mag).sum().backward()
     assert net.down[0].conv.weight.grad is not None
+
+
+@pytest.mark.parametrize("device_kind", ["cuda", "mps"])
+def test_the_forms_chosen_for_gpus_compute_the_same(device_kind):
+    # the forms load_unet picks on a GPU, run here on the CPU (no GPU on the test machines)
+    net = random_unet(5)
+    mag = torch.rand(1, 2, 64, 128, generator=torch.Generator().manual_seed(4))
+    with torch.inference_mode():
+        plain = net(mag)
+        net.use_fast_form(phases=False, encoder=device_kind == "cuda", bottom_as_matmul=False)
+        assert net.fast_encoder == (device_kind == "cuda")
+        assert {block.form for block in net.up} == {"subpixel"}
+        torch.testing.assert_close(net(mag), plain, atol=1e-5, rtol=1e-4)

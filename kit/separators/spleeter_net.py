@@ -540,7 +540,8 @@ def load_unet(instrument: str, *, device="cpu", fast: bool = True) -> SpleeterUN
     if fast:
         kind = torch.device(device).type
         # the phase form won on CPUs (measured); GPUs keep the sub-pixel form they were measured with
-        # the encoder's fast form writes through strided views, which only CPU and CUDA were tried with
+        # the encoder's fast form writes through strided views: CPU and CUDA kernels take them (CUDA not yet
+        # run on a GPU; its form is tested on the CPU); MPS keeps the plain encoder
         net.use_fast_form(phases=kind == "cpu", encoder=kind in ("cpu", "cuda"), bottom_as_matmul=kind == "cpu")
         if kind in ("cpu", "cuda"):
             # oneDNN and cuDNN run convolutions fastest on channels-last tensors

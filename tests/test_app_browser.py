@@ -9,11 +9,16 @@ context (own cookies, own Voila kernel):
   backing track in the player and downloads it as MP3;
 * visitor B uploads a 12 MB MP3 and a 45 MB WAV made here, previews the MP3
   with the fast ``center`` method, then uploads a 110 MB file (over the stated
-  100 MB limit) and a text file, and gets a sentence in the error panel for each.
+  100 MB limit), refused under the upload button, and a text file, refused in
+  the error panel.
 
-Neither sees the other's song. Screenshots (1280x800 for A, 390x844 phone for B)
-go to ``$KIT_SCREENSHOT_DIR`` or a temporary folder. Without Chromium or
-Playwright the tests skip, unless ``KIT_REQUIRE_BROWSER=1`` (CI), where they fail.
+Neither sees the other's song. Then both choose a 300 MB file (over the websocket
+limit too): the browser refuses it in words before sending it (the websocket
+carries a few bytes), and a short song uploaded next plays its preview.
+
+Screenshots (1280x800 for A, 390x844 phone for B) go to ``$KIT_SCREENSHOT_DIR``
+or a temporary folder. Without Chromium or Playwright the tests skip, unless
+``KIT_REQUIRE_BROWSER=1`` (CI), where they fail.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import numpy as np
 import pytest
 
 import kit
+from kit.ui.upload import too_big_message
 
 REQUIRE = os.environ.get("KIT_REQUIRE_BROWSER") == "1"
 LOAD_TIMEOUT_MS = 240_000  # a page starts a kernel that imports torch: slow on a busy 2-core runner
@@ -150,8 +156,21 @@ def _choose_model(page, name: str):
 def _upload(page, path: Path):
     # what a person does: click the upload button and pick the file in the chooser
     with page.expect_file_chooser(timeout=WORK_TIMEOUT_MS) as chooser:
-        page.click(".kit-upload")
+        page.click(".kit-upload button")
     chooser.value.set_files(str(path))
+
+
+# bytes each page has sent over its websockets (to the kernel), by id(page)
+_SENT: dict[int, list[int]] = {}
+
+
+def _watch_websockets(page) -> None:
+    counts = _SENT.setdefault(id(page), [])
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: counts.append(len(payload))))
+
+
+def _sent(page) -> int:
+    return sum(_SENT[id(page)])
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +179,8 @@ def visitors(browser, app_url):
     a = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
     b = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, accept_downloads=True)
     page_a, page_b = a.new_page(), b.new_page()
+    for page in (page_a, page_b):
+        _watch_websockets(page)
     page_a.goto(app_url, wait_until="commit")
     page_b.goto(app_url, wait_until="commit")
     for page in (page_a, page_b):
@@ -246,13 +267,12 @@ def test_two_visitors_at_once(visitors, shots, tmp_path):
                              timeout=WORK_TIMEOUT_MS)
     assert "4:15" in page_b.inner_text(".kit-song-duration")
 
-    # B: a file over the stated limit still reaches the kernel (kit app's websocket limit is higher)
-    # and gets a sentence instead of a dead page
+    # B: a file over the stated limit is refused under the button, and the song stays
     huge = tmp_path / "Huge.wav"
     with open(huge, "wb") as f:
         f.truncate(110 * 10**6)
     _upload(page_b, huge)
-    page_b.wait_for_selector(".kit-error:has-text('up to 100 MB')", timeout=WORK_TIMEOUT_MS)
+    page_b.wait_for_selector(".kit-upload-message:has-text('up to 100 MB')", timeout=WORK_TIMEOUT_MS)
     assert "Big take" in page_b.inner_text(".kit-song-name")
 
     # B: not audio -> a sentence in the error panel, and the app keeps working
@@ -271,3 +291,31 @@ def test_two_visitors_at_once(visitors, shots, tmp_path):
     text_a, text_b = page_a.inner_text("body"), page_b.inner_text("body")
     assert "Long song" not in text_a and "Big take" not in text_a and "notes.txt" not in text_a
     assert "ccMixter clip) (no vocals" not in text_b
+
+
+def test_a_file_over_the_limit_is_refused_in_the_browser_before_sending(visitors, shots, tmp_path):
+    huge = tmp_path / "Concert take.wav"  # 300 MB to the file chooser, sparse on disk; over the websocket limit
+    with open(huge, "wb") as f:
+        f.truncate(300 * 10**6)
+    short = _make_song(tmp_path / "Short song.mp3", 12.0)
+    for page, shot in zip(visitors, ("a_1280_too_big.png", "b_390_too_big.png"), strict=True):
+        if not page.locator(".kit-upload").is_visible():
+            page.click(".kit-source button:has-text('Upload a file')")
+        before = _sent(page)
+        _upload(page, huge)
+        message = page.wait_for_selector(".kit-upload-message[data-kind='problem']", timeout=WORK_TIMEOUT_MS)
+        # the kernel's own sentence, in the browser
+        assert message.inner_text().strip() == "Problem: " + too_big_message("Concert take.wav", "300")
+        _shoot(page, shots / shot, ".kit-upload")
+        assert _sent(page) - before < 10_000, "the refused file went to the kernel"
+
+        # the connection lives: a short song goes through, replaces the message, and previews
+        before = _sent(page)
+        _upload(page, short)
+        page.wait_for_function("() => document.querySelector('.kit-song-name').innerText.includes('Short song')",
+                               timeout=WORK_TIMEOUT_MS)
+        assert _sent(page) - before > short.stat().st_size  # the counter sees uploads
+        assert not page.locator(".kit-upload-message").is_visible()
+        _choose_model(page, "center")
+        page.click("button.kit-preview")
+        _wait_status(page, "Separated the preview")

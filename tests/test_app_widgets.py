@@ -14,7 +14,7 @@ from kit.ui import karaoke_maker
 from kit.ui.download import encode_audio, make_download
 from kit.ui.engine_panel import describe_engine, estimate_seconds, list_model_choices
 from kit.ui.karaoke import describe_failure
-from kit.ui.upload import UPLOAD_LIMIT_MB, load_uploaded, read_upload
+from kit.ui.upload import UPLOAD_LIMIT_MB, check_upload_size, load_uploaded, read_upload
 from kit.ui.workdir import SessionFolder
 
 
@@ -119,6 +119,41 @@ def test_app_shows_a_bad_upload_and_keeps_its_song(tmp_path):
     assert app.error.layout.display == "block" and "notes.txt" in app.error.value
     assert app.song_name.startswith("Bundled song") and not app.preview_button.disabled
     assert app.upload.value == ()  # the bytes are not kept
+
+
+def _browser_sends(button, content: dict, data: bytes | None = None) -> None:
+    """What the upload button's browser code sends: a custom message, the file as its buffer."""
+    button._handle_msg({"content": {"data": {"method": "custom", "content": content}},
+                        "buffers": [] if data is None else [memoryview(data)]})
+
+
+def test_upload_button_takes_a_file_from_the_browser_and_hears_of_a_refusal(tmp_path):
+    app = karaoke_maker(model="center", device="cpu", workdir=tmp_path)
+    app.source.value = "Upload a file"
+    data = kit.examples.song_path().read_bytes()
+    _browser_sends(app.upload, {"event": "file", "name": "../My take.mp3", "size": len(data), "type": "audio/mpeg",
+                                "last_modified": 1.7e12}, data)
+    assert app.song_name == "My take" and app.duration_s == pytest.approx(10.88, abs=0.05)
+    assert app.upload.value == ()  # the bytes are not kept
+
+    # a file over the limit: the browser sends its name and size only, and says why under the button
+    app.show_error("an older problem")
+    _browser_sends(app.upload, {"event": "refused", "name": "Concert take.wav", "size": 300 * 10**6})
+    assert app.upload.refused == {"name": "Concert take.wav", "size": 300 * 10**6}
+    assert app.error.layout.display == "none" and app.song_name == "My take" and not app.preview_button.disabled
+    app.show_error("another problem")  # the same file again is heard of again
+    _browser_sends(app.upload, {"event": "refused", "name": "Concert take.wav", "size": 300 * 10**6})
+    assert app.error.layout.display == "none"
+    # ...in the kernel's own words, and at the kernel's limit
+    assert app.upload.limit_bytes == UPLOAD_LIMIT_MB * 10**6
+    in_browser = app.upload.too_big_template.replace("{name}", "Concert take.wav").replace("{mb}", "300")
+    with pytest.raises(InputFileError) as refused:
+        check_upload_size(300 * 10**6, filename="Concert take.wav")
+    assert str(refused.value) == in_browser and "up to 100 MB. Export it as MP3" in in_browser
+
+    # a message without a file changes nothing
+    _browser_sends(app.upload, {"event": "file", "name": "x.mp3"})
+    assert app.song_name == "My take" and app.upload.value == ()
 
 
 def test_session_folder_is_removed_by_cleanup_and_by_garbage_collection(tmp_path):

@@ -21,6 +21,7 @@ from .engine_panel import describe_engine, estimate_seconds, format_duration, li
 from .player import make_figure, make_image, render_figure
 from .progress import make_progress_bar
 from .upload import UPLOAD_LIMIT_MB, load_uploaded, read_upload
+from .upload_button import UploadButton
 from .workdir import make_session_folder
 
 __all__ = ["KaraokeMaker", "karaoke_maker", "describe_failure"]
@@ -94,9 +95,10 @@ class KaraokeMaker(widgets.VBox):
         self.source = widgets.ToggleButtons(options=_SOURCES if allow_link else _SOURCES[:2],
                                             value=_SOURCES[0], style={"button_width": "auto"})
         self.source.add_class("kit-source")
-        self.upload = widgets.FileUpload(accept=".mp3,.wav,.flac,.m4a,.ogg,.oga,.opus,.aac,.aif,.aiff,audio/*",
-                                         multiple=False, description="Choose a file",
-                                         layout=widgets.Layout(width="auto"))
+        # refuses a file over UPLOAD_LIMIT_MB in the browser, before sending it (a file over the
+        # websocket limit would drop the connection); read_upload checks the size again
+        self.upload = UploadButton(accept=".mp3,.wav,.flac,.m4a,.ogg,.oga,.opus,.aac,.aif,.aiff,audio/*",
+                                   description="Choose a file", layout=widgets.Layout(width="auto"))
         self.upload.add_class("kit-upload")
         upload_note = widgets.HTML(f"<span style='color:#555'>MP3, WAV, FLAC, M4A, OGG... up to "
                                    f"<b>{UPLOAD_LIMIT_MB} MB</b>. The file stays on this computer.</span>")
@@ -190,6 +192,7 @@ class KaraokeMaker(widgets.VBox):
 
         self.source.observe(self._on_source, names="value")
         self.upload.observe(self._on_upload, names="value")
+        self.upload.observe(self._on_upload_refused, names="refused")
         self.fetch_button.on_click(self._on_fetch)
         self.start_slider.observe(self._on_start, names="value")
         self.model.observe(self._on_model, names="value")
@@ -282,6 +285,11 @@ class KaraokeMaker(widgets.VBox):
         self.status.value = ""
         self._draw_waveform()
         self._update_estimate()
+
+    def _on_upload_refused(self, change) -> None:
+        # the button says why under itself; an older problem down in the error panel would mislead
+        if change["new"]:
+            self.show_error(None)
 
     def _on_upload(self, change) -> None:
         if not change["new"]:

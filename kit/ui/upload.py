@@ -3,7 +3,9 @@
 Uploads travel over the kernel's websocket, whose default message limit in
 Tornado (about 10 MB) drops an ordinary MP3 without a word. ``kit app`` raises
 that limit (see :mod:`kit.app_server`); the app states :data:`UPLOAD_LIMIT_MB`
-on the page and refuses bigger files with a clear message.
+on the page, and its upload button (:mod:`kit.ui.upload_button`) refuses a bigger
+file in the browser, before sending anything. The check here is the second line
+of defence, for uploads that come another way (a plain ``FileUpload``, a script).
 """
 
 from __future__ import annotations
@@ -13,22 +15,32 @@ from pathlib import Path
 
 from ..errors import InputFileError
 
-__all__ = ["UPLOAD_LIMIT_MB", "read_upload", "load_uploaded", "check_upload_size"]
+__all__ = ["UPLOAD_LIMIT_MB", "read_upload", "load_uploaded", "check_upload_size", "too_big_message"]
 
 # The largest upload the app accepts, in MB (10**6 bytes): any MP3 song, a 16-bit
-# stereo WAV of about 9 minutes. kit app lets websocket messages up to
-# kit.app_server.WEBSOCKET_LIMIT_MB through, so a bigger file still reaches the
-# kernel and gets a message instead of a dead connection.
+# stereo WAV of about 9 minutes. The upload button stops a bigger file in the browser;
+# a file over the websocket limit (kit.app_server.WEBSOCKET_LIMIT_MB) would otherwise
+# drop the connection without a word.
 UPLOAD_LIMIT_MB = 100
+
+
+def too_big_message(filename: str, megabytes: str) -> str:
+    """The sentence that refuses a file over :data:`UPLOAD_LIMIT_MB` (``megabytes`` already written out).
+
+    The upload button's browser code fills in the same sentence from
+    ``too_big_message("{name}", "{mb}")``, so both refusals read alike.
+
+    >>> too_big_message("take.wav", "300")[:62]
+    "'take.wav' is 300 MB; the app takes files up to 100 MB. Export"
+    """
+    return (f"'{filename}' is {megabytes} MB; the app takes files up to {UPLOAD_LIMIT_MB} MB. "
+            "Export it as MP3 (a song is a few MB), or use the command line: kit backing FILE --drop vocals.")
 
 
 def check_upload_size(size_bytes: int, *, filename: str = "the file") -> None:
     """Refuse a file over :data:`UPLOAD_LIMIT_MB` with a message saying what to do."""
     if size_bytes > UPLOAD_LIMIT_MB * 10**6:
-        raise InputFileError(
-            f"'{filename}' is {size_bytes / 1e6:.0f} MB; the app takes files up to {UPLOAD_LIMIT_MB} MB. "
-            "Export it as MP3 (a song is a few MB), or use the command line: kit backing FILE --drop vocals."
-        )
+        raise InputFileError(too_big_message(filename, f"{size_bytes / 1e6:.0f}"))
 
 
 def read_upload(upload_widget) -> tuple[str, bytes]:

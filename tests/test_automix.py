@@ -3,7 +3,10 @@
 Signals: the synthetic multitrack's true stems (kit.examples.make_multitrack) and
 test signals built here with known delays, loudness ranges and band levels.
 Loudness is cross-checked with pyloudnorm and true peak with a 4x oversampled
-peak computed here, not only with the numbers the report gives.
+peak computed here, not only with the numbers the report gives. The shortcuts that
+make a whole song quick (lags searched block by block, a centred voice processed
+once for both channels, loudness ranges computed without FFmpeg far from the limit,
+no second FFmpeg run after the output gain) are checked against the slow way.
 """
 
 from __future__ import annotations
@@ -25,12 +28,13 @@ from kit.automix import (
     apply_noise_gate,
     balance_levels,
     compress_vocal,
+    finish_mix,
     format_report,
     unmask_vocal,
 )
-from kit.eq import compute_band_levels
+from kit.eq import BAND_CENTRES_HZ, compute_band_levels, k_weight
 from kit.errors import AudioContentError, KitError
-from kit.loudness import measure_lra
+from kit.loudness import measure_ebur128, measure_lra
 from kit.reverb import DAMPING, compute_reverb_time, measure_rt60
 
 SR = 44100
@@ -343,3 +347,91 @@ def test_add_my_voice_says_what_is_wrong_with_a_bad_upload(song, tmp_path):
     panel.button.click()
     assert panel.result is None and "silent" in _shown(panel)
     assert not panel.button.disabled
+
+
+# --- the shortcuts give what the slow way gives -----------------------------------------------
+
+
+def _full_correlation(take, reference, max_offset_s=1.0):
+    """Lag and clarity from scipy's cross-correlation of the whole signals (what align_vocal did first)."""
+    v = take.mean(axis=0, dtype=np.float32).astype(np.float64)
+    r = reference.mean(axis=0, dtype=np.float32).astype(np.float64)
+    corr = signal.correlate(v, r, mode="full", method="fft")
+    lags = signal.correlation_lags(v.size, r.size, mode="full")
+    keep = np.abs(lags) <= int(max_offset_s * SR)
+    corr, lags = corr[keep], lags[keep]
+    best = int(np.argmax(corr))
+    return int(lags[best]), round(float((corr[best] - np.mean(corr)) / np.std(corr)), 1)
+
+
+@pytest.mark.parametrize("delay_samples, extra", [(43659, 0), (-44100, 0), (3001, 20000), (-7, -30000)])
+def test_alignment_finds_what_the_full_cross_correlation_finds(song, delay_samples, extra):
+    vocal, _ = song
+    take = delay(vocal, delay_samples)
+    take = take[:, :extra] if extra < 0 else np.pad(take, ((0, 0), (0, extra)))  # other lengths than the reference
+    _, info = align_vocal(take, vocal, SR)
+    assert (info["found_offset_samples"], info["clarity"]) == _full_correlation(take, vocal)
+
+
+def test_a_centred_voice_is_gated_and_compressed_as_pedalboard_does_in_stereo():
+    y, sr = _phrases(20.0)
+    noise = np.random.default_rng(0).standard_normal(y.shape).astype(np.float32) * np.float32(1e-3)
+    stereo = np.repeat(y + noise, 2, axis=0)
+    gated, _ = apply_noise_gate(stereo, sr, threshold_db=-40.0)
+    expected = pedalboard.NoiseGate(threshold_db=-40.0, ratio=10.0, attack_ms=1.0, release_ms=100.0)(stereo, sr)
+    np.testing.assert_array_equal(gated, expected)
+
+    out, info = compress_vocal(stereo, sr)
+    assert info["steps"]
+    norm = stereo / np.max(np.abs(stereo))
+    comp = pedalboard.Compressor(threshold_db=info["threshold_db"], ratio=info["ratio"], attack_ms=30.0,
+                                 release_ms=200.0)(norm, sr)
+    expected = comp * 10 ** ((lufs(stereo, sr) - lufs(comp, sr)) / 20)
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_each_compression_step_reports_ffmpegs_loudness_range():
+    y, sr = _phrases(20.0)
+    _, info = compress_vocal(y, sr)
+    norm = y / np.max(np.abs(y))
+    assert info["lra_before_lu"] == pytest.approx(measure_lra(norm, sr), abs=0.1 + 1e-9)
+    for step in info["steps"]:
+        comp = pedalboard.Compressor(threshold_db=step["threshold_db"], ratio=step["ratio"], attack_ms=30.0,
+                                     release_ms=200.0)(norm, sr)
+        assert step["lra_lu"] == pytest.approx(measure_lra(comp, sr), abs=0.1 + 1e-9), step
+
+
+def test_a_centred_voice_is_equalised_as_pedalboard_does_in_stereo():
+    vocal = np.repeat(_shaped_noise({250: 10, 500: 10, 1000: 10, 2000: 10}), 2, axis=0)
+    backing = np.repeat(_shaped_noise({31.5: 35, 63: 35, 125: 35, 1000: 25}, seed=1), 2, axis=0)
+    out, info = unmask_vocal(vocal, backing, SR, max_gain_db=12.0)
+    assert info["filters"]
+    board = pedalboard.Pedalboard([pedalboard.PeakFilter(cutoff_frequency_hz=f["freq_hz"], gain_db=f["gain_db"],
+                                                         q=f["q"]) for f in info["filters"]])
+    eq = board(vocal, SR)
+    np.testing.assert_allclose(out, eq * 10 ** ((lufs(vocal) - lufs(eq)) / 20), rtol=1e-4, atol=1e-6)
+
+
+def test_band_levels_are_scipys_welch_estimate():
+    y = _shaped_noise({125: 20, 2000: -10}, seconds=4.0)
+    x = k_weight(y, SR)[0]
+    freqs, psd = signal.welch(x, fs=SR, nperseg=16384)
+    expected = []
+    for fc in BAND_CENTRES_HZ:
+        lo, hi = fc / math.sqrt(2), min(fc * math.sqrt(2), SR / 2)
+        power = np.sum(psd[(freqs >= lo) & (freqs < hi)]) * (freqs[1] - freqs[0])
+        expected.append(10 * math.log10(power / (hi - lo)))
+    _, levels = compute_band_levels(y, SR)
+    np.testing.assert_allclose(levels, expected, atol=1e-9)
+
+
+def test_output_numbers_are_what_ffmpeg_measures_on_the_returned_mix(song):
+    vocal, backing = song
+    loud = backing / np.max(np.abs(backing)) * 1.5  # 3.5 dB over full scale: the mix must be turned down
+    mix, info = finish_mix(np.repeat(vocal[:1], 2, axis=0), loud, SR)
+    assert info["gain_db"] < -4
+    measured = measure_ebur128(mix, SR)
+    assert info["true_peak_dbtp"] == pytest.approx(measured["true_peak_dbtp"], abs=0.1 + 1e-9)
+    assert info["true_peak_dbtp"] <= -1.0 and measured["true_peak_dbtp"] <= -1.0
+    assert info["mix_lufs"] == pytest.approx(measured["integrated_lufs"], abs=0.1 + 1e-9)
+    assert info["lra_lu"] == pytest.approx(measured["lra_lu"], abs=0.1 + 1e-9)

@@ -11,9 +11,11 @@ c.Voila.tornado_settings = {"websocket_max_message_size": 256 * 2**20}
 c.MappingKernelManager.cull_idle_timeout = 7200
 c.MappingKernelManager.cull_interval = 300
 try:
-    from kit.app_server import strip_lesson_cells
+    from kit.app_server import strip_lesson_cells, use_page_template
 except ImportError:  # kit not installed: the lesson cells run too, which is slower but works
     pass
 else:
     # The app shows the karaoke maker only, not the lesson around it.
     c.VoilaConfiguration.prelaunch_hook = strip_lesson_cells
+    # Voila's page without stylesheets from a CDN, which keep a page blank on Wi-Fi that reaches nothing
+    c.VoilaConfiguration.template = use_page_template()

@@ -3,10 +3,14 @@
 Uploads travel over the kernel's websocket. Tornado's default message limit
 (10 MiB) drops an ordinary MP3 or any WAV song without a word, and its server
 buffer (100 MiB) caps a single message. ``kit app`` raises both; the page states
-the upload limit (:data:`kit.ui.upload.UPLOAD_LIMIT_MB`, 100 MB) and refuses a
-bigger file with a message. Messages up to :data:`WEBSOCKET_LIMIT_MB` still get
-through, so a file somewhat over the stated limit reaches the kernel and is
-answered in words instead of breaking the connection.
+the upload limit (:data:`kit.ui.upload.UPLOAD_LIMIT_MB`, 100 MB), and its upload
+button refuses a bigger file in the browser, in words, before sending it
+(:mod:`kit.ui.upload_button`). Messages up to :data:`WEBSOCKET_LIMIT_MB` get
+through, so an upload that comes another way is still answered by the kernel.
+
+The page is Voila's lab template without the two stylesheets it fetches from a CDN
+(``kit/share/voila/templates/kit-app``): they sit in the page head, and on Wi-Fi
+that resolves names but reaches nothing the browser drew nothing until they timed out.
 
 ``voila notebooks/09_karaoke_maker.ipynb`` from the repository root reads the same
 settings from ``voila.py``; Binder's ``postBuild`` writes the websocket limit for Jupyter.
@@ -21,12 +25,13 @@ from pathlib import Path
 
 from .errors import KitError, OptionError
 
-__all__ = ["WEBSOCKET_LIMIT_MB", "MAX_BUFFER_MB", "DEFAULT_PORT", "LESSON_TAG", "notebook_path", "tornado_settings",
-           "strip_lesson_cells", "serve"]
+__all__ = ["WEBSOCKET_LIMIT_MB", "MAX_BUFFER_MB", "DEFAULT_PORT", "LESSON_TAG", "PAGE_TEMPLATE", "notebook_path",
+           "tornado_settings", "strip_lesson_cells", "use_page_template", "serve"]
 
 WEBSOCKET_LIMIT_MB = 256  # MiB: the largest websocket message (an upload) the server accepts
 MAX_BUFFER_MB = 288  # MiB: the HTTP server's read buffer must hold one whole message
 DEFAULT_PORT = 8866  # Voila's usual port
+PAGE_TEMPLATE = "kit-app"  # kit/share/voila/templates/kit-app: Voila's lab page, no CDN stylesheets
 IDLE_KERNEL_TIMEOUT_S = 2 * 3600  # a visitor's kernel (and its temporary files) goes after 2 idle hours
 LESSON_TAG = "lesson"  # cells with this tag are the lesson around the app; the app page skips them
 
@@ -106,6 +111,7 @@ def serve(*, port: int = DEFAULT_PORT, open_browser: bool = False, notebook=None
     app_class = _make_app_class()
     argv = [
         str(path),
+        f"--template={use_page_template()}",
         f"--port={port}",
         "--Voila.ip=127.0.0.1",
         "--Voila.port_retries=0",
@@ -128,6 +134,20 @@ def serve(*, port: int = DEFAULT_PORT, open_browser: bool = False, notebook=None
     signal.signal(signal.SIGINT, signal.default_int_handler)
     app.start()
     return 0
+
+
+def use_page_template() -> str:
+    """Let Voila find kit's page template (no stylesheets from a CDN); returns its name.
+
+    Voila looks for templates under ``voila/templates`` in the Jupyter data
+    folders, which ``JUPYTER_PATH`` extends: kit's folder goes first.
+    """
+    import os
+
+    here = str(Path(__file__).parent / "share")
+    paths = [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p and p != here]
+    os.environ["JUPYTER_PATH"] = os.pathsep.join([here, *paths])
+    return PAGE_TEMPLATE
 
 
 def _upload_limit_mb() -> int:

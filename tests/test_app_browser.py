@@ -173,6 +173,14 @@ def _sent(page) -> int:
     return sum(_SENT[id(page)])
 
 
+def _watch_outside_requests(page) -> list:
+    """URLs the page asks of any host but the app's own (the app must work with no internet)."""
+    outside = []
+    local = ("http://127.0.0.1", "ws://127.0.0.1", "http://localhost", "ws://localhost", "data:", "blob:")
+    page.on("request", lambda r: None if r.url.startswith(local) else outside.append(r.url))
+    return outside
+
+
 @pytest.fixture(scope="module")
 def visitors(browser, app_url):
     """Two visitors opening the app at the same moment (separate contexts: separate kernels)."""
@@ -181,6 +189,7 @@ def visitors(browser, app_url):
     page_a, page_b = a.new_page(), b.new_page()
     for page in (page_a, page_b):
         _watch_websockets(page)
+        page.outside_requests = _watch_outside_requests(page)
     page_a.goto(app_url, wait_until="commit")
     page_b.goto(app_url, wait_until="commit")
     for page in (page_a, page_b):
@@ -194,6 +203,8 @@ def test_two_visitors_at_once(visitors, shots, tmp_path):
     page_a, page_b = visitors
     page_a.screenshot(path=str(shots / "a_1280_start.png"))
     page_b.screenshot(path=str(shots / "b_390_start.png"))
+    # nothing is fetched from the internet (Voila's own template asks a CDN for icon stylesheets)
+    assert page_a.outside_requests == [] and page_b.outside_requests == []
     # the bundled song is there at first start, and the engine says what it uses
     assert "Bundled song" in page_a.inner_text(".kit-song-name")
     assert "using CPU" in page_a.inner_text(".kit-engine") or "using CUDA" in page_a.inner_text(".kit-engine")
@@ -272,7 +283,7 @@ def test_two_visitors_at_once(visitors, shots, tmp_path):
     with open(huge, "wb") as f:
         f.truncate(110 * 10**6)
     _upload(page_b, huge)
-    page_b.wait_for_selector(".kit-upload-message:has-text('up to 100 MB')", timeout=WORK_TIMEOUT_MS)
+    page_b.wait_for_selector(".kit-upload .kit-upload-message:has-text('up to 100 MB')", timeout=WORK_TIMEOUT_MS)
     assert "Big take" in page_b.inner_text(".kit-song-name")
 
     # B: not audio -> a sentence in the error panel, and the app keeps working
@@ -303,7 +314,7 @@ def test_a_file_over_the_limit_is_refused_in_the_browser_before_sending(visitors
             page.click(".kit-source button:has-text('Upload a file')")
         before = _sent(page)
         _upload(page, huge)
-        message = page.wait_for_selector(".kit-upload-message[data-kind='problem']", timeout=WORK_TIMEOUT_MS)
+        message = page.wait_for_selector(".kit-upload .kit-upload-message[data-kind='problem']", timeout=WORK_TIMEOUT_MS)
         # the kernel's own sentence, in the browser
         assert message.inner_text().strip() == "Problem: " + too_big_message("Concert take.wav", "300")
         _shoot(page, shots / shot, ".kit-upload")
@@ -315,7 +326,7 @@ def test_a_file_over_the_limit_is_refused_in_the_browser_before_sending(visitors
         page.wait_for_function("() => document.querySelector('.kit-song-name').innerText.includes('Short song')",
                                timeout=WORK_TIMEOUT_MS)
         assert _sent(page) - before > short.stat().st_size  # the counter sees uploads
-        assert not page.locator(".kit-upload-message").is_visible()
+        assert not page.locator(".kit-upload .kit-upload-message").is_visible()
         _choose_model(page, "center")
         page.click("button.kit-preview")
         _wait_status(page, "Separated the preview")

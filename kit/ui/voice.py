@@ -58,6 +58,7 @@ def add_my_voice(backing, sr: int, *, reference_vocal=None, song_name: str | Non
     from .download import make_download
     from .progress import make_progress_bar
     from .upload import UPLOAD_LIMIT_MB, load_uploaded, read_upload
+    from .upload_button import UploadButton
     from .workdir import make_session_folder
 
     backing = check_audio(backing, what="The backing track")
@@ -69,8 +70,8 @@ def add_my_voice(backing, sr: int, *, reference_vocal=None, song_name: str | Non
         f"(wav, mp3, m4a, ...; up to {UPLOAD_LIMIT_MB} MB). kit lines it up, levels, compresses, EQs and adds "
         "reverb, and tells you what it did."
     )
-    upload = widgets.FileUpload(accept="audio/*,.wav,.mp3,.m4a,.aac,.ogg,.opus,.flac", multiple=False,
-                                description="Upload take")
+    # refuses a file over the limit in the browser, before sending it (see kit.ui.upload_button)
+    upload = UploadButton(accept="audio/*,.wav,.mp3,.m4a,.aac,.ogg,.opus,.flac", description="Upload take")
     target = widgets.FloatSlider(value=TARGET_LU, min=-6.0, max=3.0, step=0.5, description="Voice level",
                                  readout_format="+.1f", style={"description_width": "initial"},
                                  tooltip="your voice minus the band, in LU; -0.5 is where pro mixes sit")

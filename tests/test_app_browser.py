@@ -314,7 +314,8 @@ def test_a_file_over_the_limit_is_refused_in_the_browser_before_sending(visitors
             page.click(".kit-source button:has-text('Upload a file')")
         before = _sent(page)
         _upload(page, huge)
-        message = page.wait_for_selector(".kit-upload .kit-upload-message[data-kind='problem']", timeout=WORK_TIMEOUT_MS)
+        message = page.wait_for_selector(".kit-upload .kit-upload-message[data-kind='problem']",
+                                         timeout=WORK_TIMEOUT_MS)
         # the kernel's own sentence, in the browser
         assert message.inner_text().strip() == "Problem: " + too_big_message("Concert take.wav", "300")
         _shoot(page, shots / shot, ".kit-upload")

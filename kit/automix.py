@@ -36,7 +36,15 @@ import numpy as np
 
 from .audio import check_audio, to_mono
 from .errors import AudioContentError, OptionError
-from .loudness import compute_lra, db_to_gain, measure_ebur128, measure_loudness, measure_lra
+from .loudness import (
+    compute_lra,
+    db_to_gain,
+    integrated_from_blocks,
+    measure_block_energies,
+    measure_ebur128,
+    measure_loudness,
+    measure_lra,
+)
 from .progress import Progress, report
 
 __all__ = [
@@ -63,7 +71,8 @@ MAX_LRA_LU = 16.7  # 15.7 LU (MUSDB18 vocals' mean) + 1
 # a step whose range is further than this from the limit cannot decide differently
 _LRA_MARGIN_LU = 1.0
 _SILENT_LUFS = -70.0  # BS.1770's absolute gate: quieter than this counts as no signal
-_BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kit-automix")
+# work that overlaps the main thread's: the tempo, a reverb pass, an FFmpeg measurement
+_BACKGROUND = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kit-automix")
 _STEP_ORDER = ("alignment", "noise_gate", "level", "compression", "eq", "reverb", "output")
 _TITLES = {
     "alignment": "Timing", "noise_gate": "Noise gate", "level": "Level balance", "compression": "Compression",
@@ -429,14 +438,23 @@ def compress_vocal(vocal: np.ndarray, sr: int, *, max_lra_lu: float = MAX_LRA_LU
         reached, why = True, f"the loudness range was already {lra_before:.1f} LU, within {max_lra_lu:g} LU"
     else:
         reached, why = False, ""
-        while threshold >= lowest_threshold_db:
-            comp = pedalboard.Compressor(threshold_db=threshold, ratio=ratio, attack_ms=attack_ms,
+
+        def compressed(threshold_db: float, ratio: float) -> np.ndarray:
+            comp = pedalboard.Compressor(threshold_db=threshold_db, ratio=ratio, attack_ms=attack_ms,
                                          release_ms=release_ms)
-            best = _per_distinct_channel(lambda x, comp=comp: comp(x, int(sr)), norm)
+            return _per_distinct_channel(lambda x: comp(x, int(sr)), norm)
+
+        # pedalboard lets go of the GIL: the next setting is compressed while this one is measured
+        pending = _BACKGROUND.submit(compressed, threshold, ratio)
+        while threshold >= lowest_threshold_db:
+            best = pending.result()
+            if threshold + threshold_step_db >= lowest_threshold_db:
+                pending = _BACKGROUND.submit(compressed, threshold + threshold_step_db, ratio + ratio_step)
             lra = _loudness_range(best, sr, max_lra_lu)
             steps.append({"threshold_db": round(threshold, 1), "ratio": round(ratio, 2), "lra_lu": round(lra, 1)})
             if lra <= max_lra_lu:
                 reached, why = True, f"the loudness range reached {lra:.1f} LU (at most {max_lra_lu:g} LU)"
+                pending.cancel()  # the setting after this one is not needed
                 break
             threshold += threshold_step_db
             ratio += ratio_step
@@ -609,13 +627,15 @@ def _add_reverb(vocal: np.ndarray, backing: np.ndarray, sr: int, *, tempo: float
         raise OptionError(f"Tempo {tempo} BPM is not a song tempo; give 20 to 400 BPM (e.g. 120).")
     rt_target = compute_reverb_time(tempo)
     size, rt_set = choose_room_size(rt_target, sr)
-    measured = measure_rt60(make_impulse_response(size, sr), sr)["rt60_s"]
     v = np.asarray(vocal, dtype=np.float32)
     v2 = np.ascontiguousarray(np.broadcast_to(to_mono(v), (2, v.shape[1])))
-    wet = _reverb(size)(v2, int(sr))
+    # pedalboard lets go of the GIL while it reverberates: measure the dry levels meanwhile
+    wet = _BACKGROUND.submit(_reverb(size), v2, int(sr))
+    measured = measure_rt60(make_impulse_response(size, sr), sr)["rt60_s"]
     mix_lufs = measure_loudness(_sum(v, backing), sr)
-    wet, gain_db = _match_loudness(wet, sr, mix_lufs + float(return_lu))
-    wet_vs_voice = mix_lufs + float(return_lu) - measure_loudness(v, sr)
+    voice_lufs = measure_loudness(v, sr)
+    wet, gain_db = _match_loudness(wet.result(), sr, mix_lufs + float(return_lu))
+    wet_vs_voice = mix_lufs + float(return_lu) - voice_lufs
     wet_percent = 100.0 * db_to_gain(wet_vs_voice) / (1.0 + db_to_gain(wet_vs_voice))
     how = "measured from the backing" if estimated else "given"
     clipped = "" if abs(rt_set - rt_target) < 0.01 else f" (the reverb's limit; the rule asked {rt_target:.2f} s)"
@@ -669,7 +689,11 @@ def finish_mix(vocal: np.ndarray, backing: np.ndarray, sr: int, *, wet: np.ndarr
     mix = _sum(vocal, b)
     if wet is not None:
         mix = (mix + np.asarray(wet, dtype=np.float32)[: mix.shape[0]]).astype(np.float32)
-    before = after = measure_ebur128(mix, sr)
+    # FFmpeg runs in its own process: weigh the loudness here meanwhile (a gain is arithmetic on the blocks)
+    ebur128 = _BACKGROUND.submit(measure_ebur128, mix, sr)
+    vocal_lufs = measure_loudness(vocal, sr)
+    mix_blocks = measure_block_energies(mix, sr)
+    before = after = ebur128.result()
     total_db = 0.0
     if before["true_peak_dbtp"] > ceiling_dbtp:
         # FFmpeg prints the peak to 0.1 dB, so the true one is within 0.05 dB of it: aiming 0.1 dB
@@ -680,7 +704,7 @@ def finish_mix(vocal: np.ndarray, backing: np.ndarray, sr: int, *, wet: np.ndarr
         after = {"integrated_lufs": round(before["integrated_lufs"] + total_db, 1), "lra_lu": before["lra_lu"],
                  "true_peak_dbtp": round(before["true_peak_dbtp"] + total_db, 1)}
     tp = after["true_peak_dbtp"]
-    v_in_mix = measure_loudness(vocal, sr) + total_db - measure_loudness(mix, sr)
+    v_in_mix = vocal_lufs + total_db - integrated_from_blocks(mix_blocks, gain_db=total_db)
     if total_db:
         what = (f"The loudest peak was {before['true_peak_dbtp']:+.1f} dBTP, above the {ceiling_dbtp:g} dBTP "
                 f"ceiling (room for MP3 encoding); turned the whole mix down by {abs(total_db):.1f} dB to "

@@ -874,17 +874,20 @@ def automix(
     vocal = np.ascontiguousarray(np.broadcast_to(vocal, backing.shape), dtype=np.float32)
     report(progress, 0.1)
 
-    backing_analysis = backing
+    backing_analysis, backing_gate = backing, None
     if gate:
+        # the gated backing is only for the EQ's analysis: gate it on a second core meanwhile
+        backing_gate = _BACKGROUND.submit(apply_noise_gate, backing, sr, what="the backing (for analysis only)")
         vocal, rep["noise_gate"] = apply_noise_gate(vocal, sr)
-        backing_analysis, gate_b = apply_noise_gate(backing, sr, what="the backing (for analysis only)")
-        rep["noise_gate"]["backing_threshold_db"] = gate_b["threshold_db"]
     report(progress, 0.2)
 
     vocal, rep["level"] = balance_levels(vocal, backing, sr, target_lu=target_lu)
     report(progress, 0.3)
     if compress:
         vocal, rep["compression"] = compress_vocal(vocal, sr, max_lra_lu=max_lra_lu)
+    if backing_gate is not None:
+        backing_analysis, gate_b = backing_gate.result()
+        rep["noise_gate"]["backing_threshold_db"] = gate_b["threshold_db"]
     report(progress, 0.55)
     if eq:
         vocal, rep["eq"] = unmask_vocal(vocal, backing_analysis, sr, max_gain_db=max_eq_gain_db)

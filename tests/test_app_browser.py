@@ -36,6 +36,7 @@ import numpy as np
 import pytest
 
 import kit
+from kit.audio import resample
 from kit.ui.upload import too_big_message
 
 REQUIRE = os.environ.get("KIT_REQUIRE_BROWSER") == "1"
@@ -302,6 +303,43 @@ def test_two_visitors_at_once(visitors, shots, tmp_path):
     text_a, text_b = page_a.inner_text("body"), page_b.inner_text("body")
     assert "Long song" not in text_a and "Big take" not in text_a and "notes.txt" not in text_a
     assert "ccMixter clip) (no vocals" not in text_b
+
+
+def test_a_singer_adds_their_voice(visitors, shots, tmp_path):
+    """Visitor A (who separated the whole bundled song) uploads a recorded take and gets a mix."""
+    page_a, _ = visitors
+    voice = ".kit-section-voice"
+    page_a.locator(voice).scroll_into_view_if_needed()
+    page_a.wait_for_selector(f"{voice} button:has-text('Mix my voice')", timeout=WORK_TIMEOUT_MS)
+    # the take: the song's own vocals (unet), 80 ms late, 6 dB down, recorded at 48 kHz as phones do
+    song, sr = kit.examples.load_song()
+    vocals = kit.separate(song, sr, model="unet")["vocals"]
+    delay = int(0.080 * sr)
+    take = np.zeros_like(vocals)
+    take[:, delay:] = 0.5 * vocals[:, :-delay]
+    take_path = tmp_path / "My take.wav"
+    kit.save(take_path, resample(take, sr, sr=48000), 48000)
+    with page_a.expect_file_chooser(timeout=WORK_TIMEOUT_MS) as chooser:
+        page_a.click(f"{voice} .widget-upload")
+    chooser.value.set_files(str(take_path))
+    page_a.wait_for_function("s => document.querySelector(s).innerText.includes('Take ready: My take.wav')",
+                             arg=voice, timeout=WORK_TIMEOUT_MS)
+    page_a.click(f"{voice} button:has-text('Mix my voice')")
+    page_a.wait_for_selector(f"{voice} a.kit-download-link", timeout=WORK_TIMEOUT_MS)
+    report = page_a.inner_text(voice)
+    assert "48000 Hz; converted to 44100 Hz" in report  # the phone's rate, said in words
+    assert "80.0 ms late" in report  # the timing found, as the singer reads it
+    assert "Traceback" not in report
+    _shoot(page_a, shots / "a_1280_voice.png", voice)
+    with page_a.expect_download(timeout=WORK_TIMEOUT_MS) as info:
+        page_a.click(f"{voice} a.kit-download-link")
+    download = info.value
+    assert download.suggested_filename == "Bundled song (ccMixter clip) (my mix).mp3"
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    mix, mix_sr = kit.load(saved)
+    assert mix_sr == sr and abs(mix.shape[1] - song.shape[1]) / sr < 0.05
+    assert np.max(np.abs(mix)) < 1.0  # -1 dBTP output: no clipping
 
 
 def test_a_file_over_the_limit_is_refused_in_the_browser_before_sending(visitors, shots, tmp_path):

@@ -327,6 +327,7 @@ def test_add_my_voice_mixes_an_uploaded_take(song, tmp_path):
     panel.button.click()  # nothing uploaded yet: a message, no mix
     assert panel.result is None and "No recording uploaded" in _shown(panel)
     _upload(panel, "take.wav", take.read_bytes())
+    assert "Take ready: <b>take.wav</b>" in panel.take_note.value  # the singer sees which take will be mixed
     panel.reverb.value = False
     panel.button.click()
     report = panel.result["report"]

@@ -12,6 +12,9 @@ import html
 __all__ = ["add_my_voice"]
 
 
+_REPORT_STYLE = "white-space:pre-wrap;word-break:normal;overflow-wrap:break-word;line-height:1.45;font-size:90%"
+
+
 def add_my_voice(backing, sr: int, *, reference_vocal=None, song_name: str | None = None, workdir=None):
     """Make the "add my voice" panel: upload a take, mix it over ``backing``, play and download it.
 
@@ -32,7 +35,7 @@ def add_my_voice(backing, sr: int, *, reference_vocal=None, song_name: str | Non
     Returns
     -------
     widget : ipywidgets.VBox
-        Display it. For scripts and tests it also carries ``.upload``, ``.button``,
+        Display it. For scripts and tests it also carries ``.upload``, ``.take_note``, ``.button``,
         ``.target``, ``.reverb``, ``.results`` (a VBox holding the download link with
         its player and the report, or the error message) and ``.result`` (``None``, or a dict with
         ``mix``, ``sr``, ``report`` after a mix).
@@ -78,14 +81,24 @@ def add_my_voice(backing, sr: int, *, reference_vocal=None, song_name: str | Non
     target_note = widgets.HTML("<span style='color:#555'>LU against the band (-0.5: where pro mixes sit; "
                                "higher puts you more in front)</span>")
     reverb = widgets.Checkbox(value=True, description="Reverb (its length follows the song's tempo)",
-                              indent=False)
+                              indent=False, layout=widgets.Layout(width="auto"))  # the default cut the label
+    take_note = widgets.HTML()  # which take is ready: the upload button itself keeps no name
+
+    def on_take(change):
+        if change["new"]:
+            take = change["new"][0]
+            take_note.value = (f"Take ready: <b>{html.escape(str(take['name']))}</b> ({take['size'] / 1e6:.1f} MB). "
+                               "Press <i>Mix my voice</i>.")
+
+    upload.observe(on_take, "value")
     button = widgets.Button(description="Mix my voice", button_style="primary", icon="microphone")
     bar, progress = make_progress_bar("Mixing")
     bar.layout.visibility = "hidden"
     results = widgets.VBox()
-    panel = widgets.VBox([intro, upload, widgets.HBox([target, target_note]), reverb,
+    panel = widgets.VBox([intro, upload, take_note, widgets.HBox([target, target_note]), reverb,
                           widgets.HBox([button, bar]), results])
     panel.upload, panel.button, panel.target, panel.reverb, panel.results = upload, button, target, reverb, results
+    panel.take_note = take_note
     panel.result = None
 
     def on_click(_):
@@ -117,7 +130,8 @@ def add_my_voice(backing, sr: int, *, reference_vocal=None, song_name: str | Non
         results.children = (
             widgets.HTML("<b>Your mix</b>"),
             download,  # its link and a player of the same MP3
-            widgets.HTML("<b>What was done</b><pre style='white-space:pre-wrap;font-size:90%'>"
+            # wrapped at spaces: the page's own style for <pre> broke lines inside words
+            widgets.HTML(f"<b>What was done</b><pre style='{_REPORT_STYLE}'>"
                          f"{html.escape(note + report.as_text())}</pre>"),
         )
 

@@ -78,8 +78,9 @@ def add_my_voice(backing, sr: int, *, reference_vocal=None, song_name: str | Non
     target = widgets.FloatSlider(value=TARGET_LU, min=-6.0, max=3.0, step=0.5, description="Voice level",
                                  readout_format="+.1f", style={"description_width": "initial"},
                                  tooltip="your voice minus the band, in LU; -0.5 is where pro mixes sit")
-    target_note = widgets.HTML("<span style='color:#555'>LU against the band (-0.5: where pro mixes sit; "
-                               "higher puts you more in front)</span>")
+    target_note = widgets.HTML("<span style='color:#555;white-space:normal'>LU against the band (-0.5: where pro "
+                               "mixes sit; higher puts you more in front)</span>",
+                               layout=widgets.Layout(max_width="100%"))  # wraps on a phone instead of running off
     reverb = widgets.Checkbox(value=True, description="Reverb (its length follows the song's tempo)",
                               indent=False, layout=widgets.Layout(width="auto"))  # the default cut the label
     take_note = widgets.HTML()  # which take is ready: the upload button itself keeps no name
@@ -95,7 +96,8 @@ def add_my_voice(backing, sr: int, *, reference_vocal=None, song_name: str | Non
     bar, progress = make_progress_bar("Mixing")
     bar.layout.visibility = "hidden"
     results = widgets.VBox()
-    panel = widgets.VBox([intro, upload, take_note, widgets.HBox([target, target_note]), reverb,
+    level_row = widgets.HBox([target, target_note], layout=widgets.Layout(flex_flow="row wrap"))  # phones: 2 lines
+    panel = widgets.VBox([intro, upload, take_note, level_row, reverb,
                           widgets.HBox([button, bar]), results])
     panel.upload, panel.button, panel.target, panel.reverb, panel.results = upload, button, target, reverb, results
     panel.take_note = take_note

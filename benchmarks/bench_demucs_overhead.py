@@ -30,6 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from timing import time_interleaved  # noqa: E402 (beside this script)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -73,17 +75,7 @@ def main() -> None:
     print(f"audio {args.seconds:g} s, htdemucs architecture (random weights), shifts={args.shifts}, "
           f"torch threads {torch.get_num_threads()}")
     direct()  # warm-up: first calls allocate and pick kernels
-    times = {"direct": [], "kit": []}
-    cpu = {"direct": [], "kit": []}
-    for i in range(args.repeats):
-        for label, fn in (("direct", direct), ("kit", via_kit)) if i % 2 == 0 else (("kit", via_kit),
-                                                                                    ("direct", direct)):
-            t0, c0 = time.perf_counter(), time.process_time()
-            fn()
-            times[label].append(time.perf_counter() - t0)
-            cpu[label].append(time.process_time() - c0)
-            print(f"  run {i + 1} {label:>6}: {times[label][-1]:.2f} s wall, {cpu[label][-1]:.2f} s CPU",
-                  flush=True)
+    times, cpu = time_interleaved({"direct": direct, "kit": via_kit}, args.repeats, width=6)
     d_med, k_med = statistics.median(times["direct"]), statistics.median(times["kit"])
     d_min, k_min = min(times["direct"]), min(times["kit"])
     dc, kc = statistics.median(cpu["direct"]), statistics.median(cpu["kit"])

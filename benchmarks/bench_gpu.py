@@ -32,6 +32,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from timing import time_interleaved  # noqa: E402 (beside this script)
+
 
 def tiled_song(seconds: float):
     import numpy as np
@@ -132,18 +134,8 @@ def cpu_part(folder: Path, seconds: float, repeats: int, shifts: int, threads: i
     print(f"CPU: {seconds:g} s song, shifts={shifts}, torch threads {torch.get_num_threads()}, "
           f"batched path {sep.batch_size or 'default'} segment(s) per call")
     direct_apply(model, y[:, : 2 * sr], shifts=0, device="cpu")  # warm-up
-    times = {"apply_model": [], "kit": []}
-    cpu = {"apply_model": [], "kit": []}
-    sides = [("apply_model", lambda: direct_apply(model, y, shifts=shifts, device="cpu")),
-             ("kit", lambda: sep.separate(y, sr))]
-    for i in range(repeats):
-        for label, fn in sides if i % 2 == 0 else sides[::-1]:
-            t0, c0 = time.perf_counter(), time.process_time()
-            fn()
-            times[label].append(time.perf_counter() - t0)
-            cpu[label].append(time.process_time() - c0)
-            print(f"  run {i + 1} {label:>11}: {times[label][-1]:.2f} s wall, {cpu[label][-1]:.2f} s CPU",
-                  flush=True)
+    times, cpu = time_interleaved({"apply_model": lambda: direct_apply(model, y, shifts=shifts, device="cpu"),
+                                   "kit": lambda: sep.separate(y, sr)}, repeats)
     ref, ours = statistics.median(times["apply_model"]), statistics.median(times["kit"])
     ref_c, ours_c = statistics.median(cpu["apply_model"]), statistics.median(cpu["kit"])
     print(f"CPU ratio kit/apply_model: wall {ours / ref:.3f} (median {ours:.2f} s vs {ref:.2f} s), "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from contextlib import contextmanager
@@ -10,7 +11,7 @@ from pathlib import Path
 from ..devices import DEVICE_CHOICES
 
 __all__ = ["add_model_options", "model_options", "add_input", "print_paths", "say", "separation_progress",
-           "say_replaced"]
+           "say_replaced", "parse_whole", "parse_number"]
 
 
 def add_input(parser) -> None:
@@ -87,3 +88,29 @@ def separation_progress(separator):
             bar(fraction)
 
         yield progress
+
+
+def parse_whole(flag: str, text: str, example: str) -> int:
+    """A whole number >= 0 from an option's text, or one line naming the flag and an example."""
+    from ..errors import OptionError
+
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        raise OptionError(f"{flag} {text} is not a whole number; give e.g. {flag} {example}.") from None
+    if value < 0:
+        raise OptionError(f"{flag} {text} is negative; give a whole number >= 0, e.g. {flag} {example}.")
+    return value
+
+
+def parse_number(flag: str, text: str, example: str) -> float:
+    """A finite number from an option's text, or one line naming the flag and an example."""
+    from ..errors import OptionError
+
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise OptionError(f"{flag} {text} is not a number; give e.g. {flag} {example}.")
+    return value

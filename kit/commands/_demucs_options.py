@@ -6,9 +6,8 @@ a bad one stops the command with one line that names the flag and the fix.
 
 from __future__ import annotations
 
-import math
-
 from ..errors import OptionError
+from ._common import parse_number, parse_whole
 
 __all__ = ["add_demucs_options", "demucs_options", "check_two_stems", "make_two_stems"]
 
@@ -33,43 +32,23 @@ def add_demucs_options(parser, *, two_stems: bool = False) -> None:
                        help="write STEM and no_STEM (all the other stems added up) instead of every stem")
 
 
-def _whole(flag: str, text: str, example: str) -> int:
-    try:
-        value = int(str(text).strip())
-    except ValueError:
-        raise OptionError(f"{flag} {text} is not a whole number; give e.g. {flag} {example}.") from None
-    if value < 0:
-        raise OptionError(f"{flag} {text} is negative; give a whole number >= 0, e.g. {flag} {example}.")
-    return value
-
-
-def _number(flag: str, text: str, example: str) -> float:
-    try:
-        value = float(str(text).strip())
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
-        raise OptionError(f"{flag} {text} is not a number; give e.g. {flag} {example}.")
-    return value
-
-
 def _parse(args) -> dict:
     knobs = {}
     if getattr(args, "shifts", None) is not None:
-        knobs["shifts"] = _whole("--shifts", args.shifts, "2")
+        knobs["shifts"] = parse_whole("--shifts", args.shifts, "2")
     if getattr(args, "overlap", None) is not None:
-        overlap = _number("--overlap", args.overlap, "0.25")
+        overlap = parse_number("--overlap", args.overlap, "0.25")
         if not 0 <= overlap < 1:
             raise OptionError(f"--overlap {args.overlap} is out of range; it must be at least 0 and below 1, "
                               "e.g. --overlap 0.25.")
         knobs["overlap"] = overlap
     if getattr(args, "segment", None) is not None:
-        segment = _number("--segment", args.segment, "6")
+        segment = parse_number("--segment", args.segment, "6")
         if segment <= 0:
             raise OptionError(f"--segment {args.segment} must be a positive number of seconds, e.g. --segment 6.")
         knobs["segment"] = segment
     if getattr(args, "jobs", None) is not None:
-        knobs["jobs"] = _whole("--jobs", args.jobs, "4")
+        knobs["jobs"] = parse_whole("--jobs", args.jobs, "4")
     return knobs
 
 

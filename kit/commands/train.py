@@ -53,22 +53,14 @@ def _positive_minutes(text: str) -> float:
     return minutes
 
 
-def _whole_seed(text: str) -> int:
-    from ..errors import OptionError
-
-    try:
-        return int(text)
-    except ValueError:
-        raise OptionError(f"--seed {text} is not a whole number; give e.g. --seed 1.") from None
-
-
 def run(args) -> int:
     from ..progress import tqdm_progress
     from ..train import train_unet
-    from ._common import say, say_replaced
+    from ._common import parse_whole, say, say_replaced
 
     # every option is checked before minutes of training
-    path, minutes, seed = weights_path(args.out), _positive_minutes(args.minutes), _whole_seed(args.seed)
+    path, minutes = weights_path(args.out), _positive_minutes(args.minutes)
+    seed = parse_whole("--seed", args.seed, "1")
     with tqdm_progress(f"Training for {minutes:g} min ({args.clock} clock)") as progress:
         model = train_unet(minutes=minutes, seed=seed, progress=progress, clock=args.clock)
     existed = path.exists()

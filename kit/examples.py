@@ -16,7 +16,7 @@ from scipy import signal
 
 from .errors import OptionError
 
-__all__ = ["song_path", "load_song", "make_multitrack", "multitrack_melody", "make_sung_melody", "STEMS_4", "STEMS_6"]
+__all__ = ["song_path", "load_song", "make_multitrack", "multitrack_melody", "make_sung_melody", "make_sung_take", "STEMS_4", "STEMS_6"]
 
 STEMS_4 = ("drums", "bass", "other", "vocals")
 STEMS_6 = ("drums", "bass", "other", "vocals", "guitar", "piano")
@@ -375,6 +375,68 @@ def make_sung_melody(notes, sr: int = 44100, *, duration_s: float | None = None,
         out[a:b] += sung * env
     out *= gain / (np.max(np.abs(out)) + 1e-9)
     return out[np.newaxis].astype(np.float32), np.where(sounding, f0, np.nan)
+
+
+def make_sung_take(notes, sr: int = 44100, *, cents_off: dict | None = None, missed=(), delay_s: float = 0.0,
+                   timing_jitter_s: float = 0.015, octave: int = 0, noise_db: float = -55.0, seed: int = 0):
+    """A made-up singer's take of a melody, with the mistakes you choose: known answers for a scorer.
+
+    Another voice than :func:`make_sung_melody`'s default (other vowels,
+    formants 12 % higher), each note a little early or late, a quiet room-noise
+    floor, and the whole take late by ``delay_s`` (as a recording's latency).
+
+    Parameters
+    ----------
+    notes : sequence of (onset_s, offset_s, midi)
+        The melody, e.g. :func:`multitrack_melody`.
+    sr : int
+        Sample rate in Hz.
+    cents_off : dict of int to float, optional
+        Note index -> how far it is sung off pitch (negative: flat).
+    missed : iterable of int
+        Indices of notes not sung at all.
+    delay_s : float
+        Latency added at the start (>= 0).
+    timing_jitter_s : float
+        Standard deviation of each note's timing error.
+    octave : int
+        Sing everything this many octaves up (or down, negative).
+    noise_db : float
+        Level of the noise floor (dBFS, RMS).
+    seed : int
+
+    Returns
+    -------
+    y : np.ndarray, float32, shape (1, samples)
+        As long as the melody plus ``delay_s`` and 1 s.
+
+    Examples
+    --------
+    >>> import kit
+    >>> notes = kit.examples.multitrack_melody(3.0)
+    >>> take = kit.examples.make_sung_take(notes, 16000, cents_off={1: -80}, missed=[3], delay_s=0.2)
+    >>> take.shape
+    (1, 67200)
+
+    See also
+    --------
+    notebooks/10_pitch_and_singing.ipynb
+    """
+    if delay_s < 0:
+        raise OptionError(f"delay_s={delay_s} is negative; a take's latency is 0 s or more.")
+    cents_off, missed = dict(cents_off or {}), set(missed)
+    rng = np.random.default_rng([seed, 1])
+    sung = []
+    for i, (onset, offset, midi) in enumerate(notes):
+        if i in missed:
+            continue
+        shift = float(rng.normal(0.0, timing_jitter_s)) if timing_jitter_s > 0 else 0.0
+        sung.append((max(0.0, onset + shift), offset + shift, midi + cents_off.get(i, 0.0) / 100.0 + 12 * octave))
+    end_s = max((b for _, b, _ in notes), default=0.0) + 1.0
+    y, _ = make_sung_melody(sung, sr, duration_s=end_s, seed=seed, formant_scale=1.12, vowels="oiuae")
+    y = np.pad(y, ((0, 0), (int(round(delay_s * sr)), 0)))
+    y += (10 ** (noise_db / 20) * rng.standard_normal(y.shape)).astype(np.float32)
+    return y
 
 
 def load_musdb_track(root, track=0, *, subset=None, sr=None, start_s=None, duration_s=None):

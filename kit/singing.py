@@ -4,10 +4,10 @@
 
 1. **Melody**: the reference vocal's notes and tuning (:func:`kit.extract_melody`).
 2. **Latency**: the take is usually late (the phone's or browser's audio path).
-   Both voices' onset envelopes (librosa's spectral flux, 10 ms frames) are
-   cross-correlated and the peak refined between frames; two different
-   singers agree on when the notes start, not on their waveforms, so this
-   works where :func:`kit.automix.align_vocal`'s waveform match may not.
+   Two different singers agree on their notes and on when the notes start, not
+   on their waveforms (what :func:`kit.automix.align_vocal` matches), so
+   :func:`estimate_delay` finds the lag where the two pitch tracks agree, then
+   refines it with the voices' onset envelopes (spectral flux, 10 ms frames).
 3. **Pitch per note**: the take's pitch (:func:`kit.track_pitch`), moved onto
    the reference's timeline, is compared with each note over its middle (the
    first 80 ms and last 40 ms are a singer's slide in and out). The error is the
@@ -16,7 +16,8 @@
 4. **Verdict and score**: ``in tune`` within ``tolerance_cents``, else ``flat``
    or ``sharp``; ``missed`` when under half of the note was sung. The score (0
    to 100) is the notes' average credit weighted by their length: 1 in tune,
-   falling to 0 at one semitone beyond the tolerance, 0 for a missed note.
+   falling to 0 at 50 cents beyond the tolerance (a whole semitone off, at the
+   usual 50), 0 for a missed note.
 
 See also
 --------
@@ -42,7 +43,8 @@ _SR = 16000  # both trackers and the onset envelope work on a voice's band; 16 k
 _ENVELOPE_HOP = 160  # 10 ms frames for the onset envelope
 _SLIDE_IN_S, _SLIDE_OUT_S = 0.08, 0.04  # parts of a note left out of its pitch (at most 40 % of it)
 _MIN_SUNG = 0.5  # share of a note's middle that must be voiced
-_MIN_MATCH = 0.2  # correlation of the onset envelopes below which the delay is not trusted
+_MIN_AGREEMENT = 0.6  # share of frames whose pitch agrees, below which the delay is not trusted
+_CREDIT_FALL_CENTS = 50.0  # a note's credit falls from 1 to 0 over this many cents beyond the tolerance
 _SILENT_PEAK = 1e-3  # -60 dBFS: a take whose loudest sample is below this holds no singing
 # the take and the reference are tracked at the same time (ONNX Runtime and librosa release the GIL)
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kit-singing")
@@ -100,32 +102,79 @@ def _delay_sentence(report: dict) -> str:
 
 
 def _onset_envelope(y16: np.ndarray) -> np.ndarray:
-    import librosa
+    """Spectral flux: how much louder each 10 ms frame got than the one before, summed over 100 Hz to 5 kHz.
 
-    return librosa.onset.onset_strength(y=y16, sr=_SR, hop_length=_ENVELOPE_HOP, n_fft=512, n_mels=40)
+    The same idea as ``librosa.onset.onset_strength`` (log magnitude, rising
+    parts only), in plain numpy: it spares the score the seconds that importing
+    librosa's feature modules takes in a fresh process.
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    n_fft = 512
+    padded = np.pad(y16.astype(np.float32), n_fft // 2)
+    frames = sliding_window_view(padded, n_fft)[::_ENVELOPE_HOP]
+    lo, hi = int(100 * n_fft / _SR), int(5000 * n_fft / _SR)
+    spectrum = np.empty((frames.shape[0], hi - lo), dtype=np.float32)
+    window = np.hanning(n_fft).astype(np.float32)
+    for start in range(0, frames.shape[0], 4096):  # in blocks, to keep memory small on a long song
+        block = np.abs(np.fft.rfft(frames[start:start + 4096] * window, axis=1))[:, lo:hi]
+        spectrum[start:start + 4096] = np.log1p(1000.0 * block)
+    flux = np.maximum(np.diff(spectrum, axis=0, prepend=spectrum[:1]), 0.0)
+    return flux.sum(axis=1, dtype=np.float64)
 
 
-def _delay_from_envelopes(take_env: np.ndarray, ref_env: np.ndarray, max_delay_s: float) -> tuple[float, float]:
-    from scipy import signal
+def _pitch_agreement(take_midi: np.ndarray, ref_midi: np.ndarray, max_lag: int) -> np.ndarray:
+    """For each lag -max_lag..max_lag (frames), the share of frames voiced in both whose pitch agrees.
 
+    Agree = within 1.5 semitones, octaves folded, so a take sung off pitch or an
+    octave down still lines up; a lag off by a beat puts other notes side by side.
+    """
+    out = np.zeros(2 * max_lag + 1)
+    for i, lag in enumerate(range(-max_lag, max_lag + 1)):
+        t = take_midi[max(lag, 0):]
+        r = ref_midi[max(-lag, 0):]
+        n = min(t.size, r.size)
+        both = np.isfinite(t[:n]) & np.isfinite(r[:n])
+        if np.count_nonzero(both) >= 10:
+            diff = _fold_cents(100.0 * (t[:n][both] - r[:n][both]))
+            out[i] = np.count_nonzero(np.abs(diff) <= 150.0) / np.count_nonzero(both)
+    return out
+
+
+def _refine_by_onsets(take_env: np.ndarray, ref_env: np.ndarray, around_s: float, width_s: float) -> float:
+    """The lag (s) near ``around_s`` where the onset envelopes line up best, between frames by a parabola."""
     a, b = take_env - take_env.mean(), ref_env - ref_env.mean()
-    corr = signal.correlate(a, b, mode="full", method="fft")
-    lags = signal.correlation_lags(a.size, b.size, mode="full")
-    keep = np.abs(lags) <= max_delay_s * _SR / _ENVELOPE_HOP
-    corr, lags = corr[keep], lags[keep]
-    best = int(np.argmax(corr))
-    # a parabola through the peak and its neighbours puts it between frames (to a few ms)
-    step = 0.0
-    if 0 < best < corr.size - 1:
-        left, mid, right = corr[best - 1], corr[best], corr[best + 1]
-        curve = left - 2 * mid + right
-        step = 0.5 * (left - right) / curve if curve < 0 else 0.0
-    norm = float(np.linalg.norm(a) * np.linalg.norm(b)) or 1.0
-    return float((lags[best] + step) * _ENVELOPE_HOP / _SR), float(corr[best]) / norm
+    first = int(np.floor((around_s - width_s) * _SR / _ENVELOPE_HOP)) - 1
+    lags = np.arange(first, int(np.ceil((around_s + width_s) * _SR / _ENVELOPE_HOP)) + 2)
+    size = 1 << int(np.ceil(np.log2(a.size + b.size + 1)))
+    # full[lag] = sum_n a[n + lag] * b[n]: the take is late by `lag` frames where it peaks
+    full = np.fft.irfft(np.fft.rfft(a, size) * np.conj(np.fft.rfft(b, size)), size)
+    corr = full[lags % size]
+    best = int(np.argmax(corr[1:-1])) + 1
+    left, mid, right = corr[best - 1], corr[best], corr[best + 1]
+    curve = left - 2 * mid + right
+    step = float(np.clip(0.5 * (left - right) / curve, -0.5, 0.5)) if curve < 0 else 0.0
+    return float((lags[best] + step) * _ENVELOPE_HOP / _SR)
 
 
-def estimate_delay(take, reference_vocal, sr: int, *, max_delay_s: float = 1.0) -> tuple[float, float]:
-    """How late a take is against the reference vocal, from when their notes start.
+def _estimate_delay(take16, ref16, take_track, ref_track, max_delay_s: float) -> tuple[float, float]:
+    (take_times, take_f0, _), (_, ref_f0, _) = take_track, ref_track
+    hop_s = float(take_times[1] - take_times[0]) if take_times.size > 1 else 0.016
+    max_lag = int(round(max_delay_s / hop_s))
+    agreement = _pitch_agreement(hz_to_midi(take_f0), hz_to_midi(ref_f0), max_lag)
+    coarse_s = (int(np.argmax(agreement)) - max_lag) * hop_s
+    fine_s = _refine_by_onsets(_onset_envelope(take16), _onset_envelope(ref16), coarse_s, hop_s)
+    return fine_s, float(np.max(agreement))
+
+
+def estimate_delay(take, reference_vocal, sr: int, *, max_delay_s: float = 1.0,
+                   method: str = "fast") -> tuple[float, float]:
+    """How late a take is against the reference vocal: by their notes, then by when the notes start.
+
+    Two steps: the lag at which the two pitch tracks agree best (in 16 ms
+    frames; a lag one beat off pairs different notes), then, within a frame of
+    it, the peak of the cross-correlation of the two onset envelopes (10 ms
+    frames, refined between frames by a parabola).
 
     Parameters
     ----------
@@ -134,14 +183,16 @@ def estimate_delay(take, reference_vocal, sr: int, *, max_delay_s: float = 1.0) 
         Sample rate of both, in Hz.
     max_delay_s : float
         Largest delay searched, either way.
+    method : {"fast", "pyin"}
+        The pitch tracker (:func:`kit.track_pitch`).
 
     Returns
     -------
     delay_s : float
         Positive: the take is late.
-    match : float
-        Correlation of the two onset envelopes at that delay (0 to 1); under
-        about 0.2 the take does not follow the reference's rhythm.
+    agreement : float
+        Share of the frames sung in both where the pitches agree at that delay
+        (0 to 1); under about 0.6 the take does not follow the reference.
 
     Examples
     --------
@@ -154,7 +205,8 @@ def estimate_delay(take, reference_vocal, sr: int, *, max_delay_s: float = 1.0) 
     """
     take16 = _prepare(take, sr, "The take")
     ref16 = _prepare(reference_vocal, sr, "The reference vocal")
-    return _delay_from_envelopes(_onset_envelope(take16), _onset_envelope(ref16), max_delay_s)
+    tracks = [track_pitch(y, _SR, method=method) for y in (take16, ref16)]
+    return _estimate_delay(take16, ref16, *tracks, max_delay_s)
 
 
 # --- scoring --------------------------------------------------------------------------
@@ -197,7 +249,7 @@ def _judge_note(note: Note, target_midi: float, times_s: np.ndarray, midi: np.nd
 def _credit(error, tolerance: float) -> float:
     if error is None:
         return 0.0
-    return float(np.clip(1.0 - (abs(error) - tolerance) / 100.0, 0.0, 1.0))
+    return float(np.clip(1.0 - (abs(error) - tolerance) / _CREDIT_FALL_CENTS, 0.0, 1.0))
 
 
 def _summary(notes: list[dict], score: int, tolerance: float) -> str:
@@ -240,8 +292,8 @@ def score_singing(take, reference_vocal, sr: int, *, tolerance_cents: float = 50
     max_delay_s : float
         Largest latency searched, either way.
     melody : (notes, tuning_cents), optional
-        The reference's melody from :func:`kit.extract_melody`, to score several
-        takes without tracking the reference again.
+        The melody to score against (as :func:`kit.extract_melody` returns it);
+        by default the reference vocal's. The reference is still used for the latency.
 
     Returns
     -------
@@ -276,22 +328,22 @@ def score_singing(take, reference_vocal, sr: int, *, tolerance_cents: float = 50
     ref16 = _prepare(reference_vocal, sr, "The reference vocal")
     if float(np.max(np.abs(take16))) < _SILENT_PEAK:
         raise AudioContentError("The take is silent (nothing above -60 dBFS); check the microphone and sing again.")
-    take_job = _POOL.submit(track_pitch, take16, _SR, method=method)
-    ref_job = None if melody is not None else _POOL.submit(track_pitch, ref16, _SR, method=method)
-    delay_s, match = _delay_from_envelopes(_onset_envelope(take16), _onset_envelope(ref16), max_delay_s)
-    delay_found = match >= _MIN_MATCH
-    if not delay_found:
-        delay_s = 0.0
+    ref_job = _POOL.submit(track_pitch, ref16, _SR, method=method)
+    take_track = track_pitch(take16, _SR, method=method)
+    ref_track = ref_job.result()
     if melody is None:
-        ref_times, ref_f0, _ = ref_job.result()
-        tuning = estimate_tuning_cents(ref_f0)
-        notes = notes_from_pitch(ref_times, ref_f0, tuning_cents=tuning)
+        tuning = estimate_tuning_cents(ref_track[1])
+        notes = notes_from_pitch(ref_track[0], ref_track[1], tuning_cents=tuning)
     else:
         notes, tuning = melody
     if not notes:
         raise AudioContentError("The reference vocal holds no notes to score against; give the song's vocal stem "
                                 "(kit separate SONG), not the backing track.")
-    times_s, f0_hz, _ = take_job.result()
+    delay_s, agreement = _estimate_delay(take16, ref16, take_track, ref_track, max_delay_s)
+    delay_found = agreement >= _MIN_AGREEMENT
+    if not delay_found:
+        delay_s = 0.0
+    times_s, f0_hz, _ = take_track
     times_s = times_s - delay_s
     take_midi = hz_to_midi(f0_hz)
     results = []

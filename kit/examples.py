@@ -16,7 +16,8 @@ from scipy import signal
 
 from .errors import OptionError
 
-__all__ = ["song_path", "load_song", "make_multitrack", "multitrack_melody", "make_sung_melody", "make_sung_take", "STEMS_4", "STEMS_6"]
+__all__ = ["song_path", "load_song", "make_multitrack", "multitrack_melody", "make_sung_melody", "make_sung_take",
+           "STEMS_4", "STEMS_6"]
 
 STEMS_4 = ("drums", "bass", "other", "vocals")
 STEMS_6 = ("drums", "bass", "other", "vocals", "guitar", "piano")

@@ -682,7 +682,8 @@ _VERDICT_COLOURS = {"in tune": "tab:green", "flat": "tab:blue", "sharp": "tab:re
 _NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 
-def plot_note_lanes(notes, *, times_s=None, f0_hz=None, tuning_cents: float = 0.0, ax=None, title=None):
+def plot_note_lanes(notes, *, times_s=None, f0_hz=None, tuning_cents: float = 0.0, label: str = "your pitch", ax=None,
+                    title=None):
     """A melody as note lanes (time across, pitch up), with a singer's pitch drawn over it.
 
     Parameters
@@ -695,6 +696,8 @@ def plot_note_lanes(notes, *, times_s=None, f0_hz=None, tuning_cents: float = 0.
         A pitch track to draw over the lanes (NaN = unvoiced).
     tuning_cents : float
         The melody's tuning against A440: lanes sit this far above their semitone.
+    label : str
+        The pitch line's name in the legend.
 
     Returns
     -------
@@ -740,7 +743,7 @@ def plot_note_lanes(notes, *, times_s=None, f0_hz=None, tuning_cents: float = 0.
     if times_s is not None and f0_hz is not None:
         with np.errstate(divide="ignore", invalid="ignore"):
             midi = 69.0 + 12.0 * np.log2(np.asarray(f0_hz, dtype=float) / 440.0)
-        ax.plot(times_s, midi, color="black", linewidth=1.0, label="your pitch")
+        ax.plot(times_s, midi, color="black", linewidth=1.0, label=label)
     end = max(r["offset_s"] for r in rows)
     start = min(r["onset_s"] for r in rows)
     ax.set_xlim(start - 0.02 * (end - start), end + 0.02 * (end - start))

@@ -265,10 +265,16 @@ def _summary(notes: list[dict], score: int, tolerance: float) -> str:
     times = np.array([note["onset_s"] for note in counts[worst]])
     centre = max(times, key=lambda t: int(np.sum(np.abs(times - t) <= 5.0)))
     around = times[np.abs(times - centre) <= 5.0]
-    where = f"around {_clock_s(float(np.median(around)))}" if len(times) > 1 else f"at {_clock_s(float(times[0]))}"
+    m = len(times)
     what = "missed" if worst == "missed" else f"were {worst} on"
-    m = len(counts[worst])
-    second = f"You {what} {m} notes, most {where}" if m > 1 else f"You {what} 1 note, {where}"
+    if m == 1:
+        second = f"You {what} 1 note, at {_clock_s(float(times[0]))}"
+    elif around.size == m:
+        second = f"You {what} {m} notes, around {_clock_s(float(np.median(around)))}"
+    elif around.size > 1:
+        second = f"You {what} {m} notes, most around {_clock_s(float(np.median(around)))}"
+    else:
+        second = f"You {what} {m} notes, from {_clock_s(float(times[0]))} to {_clock_s(float(times[-1]))}"
     others = [f"{len(counts[v])} {v}" for v in wrong if v != worst]
     return f"{first} {second}{' (also ' + ', '.join(others) + ')' if others else ''}."
 

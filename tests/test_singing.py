@@ -144,3 +144,13 @@ def test_note_lanes_plot_colours_each_verdict(melody):
     assert len(lanes) == 10 and len(colours) == 4  # in tune, flat, sharp, missed
     assert lanes[0].axes.get_legend() is not None and lanes[0].axes.lines  # the singer's pitch drawn over
     plt.close("all")
+
+
+def test_a_take_of_another_song_is_not_moved(melody):
+    """No lag makes the pitches agree: the take is scored where it is, and the report says so."""
+    notes, reference = melody
+    other_song = kit.examples.make_sung_take(kit.examples.multitrack_melody(40.0, tempo_bpm=83), SR, seed=4)
+    report = kit.score_singing(other_song, reference, SR)
+    assert report["delay_s"] == 0.0 and report["delay_found"] is False
+    assert "could not be lined up" in report.as_text()
+    assert report["score"] < 60

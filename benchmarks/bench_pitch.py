@@ -101,7 +101,8 @@ def bench_scoring(seconds: float) -> None:
     take = kit.examples.make_sung_take(notes, SR, cents_off=cents, missed=missed, delay_s=delay_s)
     take = take[:, : reference.shape[1]]
     kit.score_singing(take[:, : 5 * SR], reference[:, : 5 * SR], SR)  # first calls out of the timing
-    wall, cpu, report = best_time(lambda: kit.score_singing(take, reference, SR), 3)
+    first_wall, first_cpu, report = best_time(lambda: kit.score_singing(take, reference, SR), 1)
+    wall, cpu, _ = best_time(lambda: kit.score_singing(take, reference, SR), 2)  # the reference's track is kept
     truth = ["missed" if i in missed else "in tune" if abs(cents[i]) < 50 else "sharp" if cents[i] > 0 else "flat"
              for i in range(len(notes))]
     verdicts = [n["verdict"] for n in report["notes"]]
@@ -114,7 +115,8 @@ def bench_scoring(seconds: float) -> None:
     flagged = np.mean([verdicts[i] != "in tune" for i in in_tune])
     missed_right = np.mean([verdicts[i] == "missed" for i in missed]) if missed else 1.0
     print(f"Scoring a {seconds:g} s take against a {seconds:g} s reference vocal (44.1 kHz, {len(notes)} notes)")
-    print(f"  {wall:.2f} s wall, {cpu:.2f} CPU seconds (target < 5 s on 2 cores), {seconds / wall:.0f}x realtime")
+    print(f"  first take: {first_wall:.2f} s wall, {first_cpu:.2f} CPU seconds (target < 5 s on 2 cores)")
+    print(f"  next takes of the same song (reference pitch kept): {wall:.2f} s wall, {cpu:.2f} CPU seconds")
     print(f"  detuned notes (>= 60 cents) flagged with the right direction: {100 * right:.1f} % (target >= 90 %)")
     print(f"  in-tune notes flagged: {100 * flagged:.1f} % (target <= 10 %); missed notes found: "
           f"{100 * missed_right:.0f} %")

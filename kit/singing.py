@@ -209,6 +209,24 @@ def estimate_delay(take, reference_vocal, sr: int, *, max_delay_s: float = 1.0,
     return _estimate_delay(take16, ref16, *tracks, max_delay_s)
 
 
+# --- the reference's pitch, kept for the next take ---------------------------------
+
+_REFERENCE_TRACKS: dict = {}  # (content digest, method) -> pitch track: a singer's next takes skip it
+
+
+def _track_reference(ref16: np.ndarray, method: str):
+    """The reference vocal's pitch track, kept for the last two references (every take of a song shares it)."""
+    import hashlib
+
+    key = (hashlib.blake2b(ref16.tobytes(), digest_size=16).hexdigest(), method)
+    if key not in _REFERENCE_TRACKS:
+        track = track_pitch(ref16, _SR, method=method)
+        while len(_REFERENCE_TRACKS) >= 2:
+            _REFERENCE_TRACKS.pop(next(iter(_REFERENCE_TRACKS)))
+        _REFERENCE_TRACKS[key] = track
+    return _REFERENCE_TRACKS[key]
+
+
 # --- scoring --------------------------------------------------------------------------
 
 
@@ -334,7 +352,7 @@ def score_singing(take, reference_vocal, sr: int, *, tolerance_cents: float = 50
     ref16 = _prepare(reference_vocal, sr, "The reference vocal")
     if float(np.max(np.abs(take16))) < _SILENT_PEAK:
         raise AudioContentError("The take is silent (nothing above -60 dBFS); check the microphone and sing again.")
-    ref_job = _POOL.submit(track_pitch, ref16, _SR, method=method)
+    ref_job = _POOL.submit(_track_reference, ref16, method)
     take_track = track_pitch(take16, _SR, method=method)
     ref_track = ref_job.result()
     if melody is None:

@@ -29,10 +29,14 @@ _EXPORTS = {
     "evaluate": "kit.evaluate",
     "make_scoreboard": "kit.evaluate",
     "make_oracle": "kit.separators.oracle",
+    "track_pitch": "kit.pitch_tracking",
+    "extract_melody": "kit.melody",
+    "score_singing": "kit.singing",
 }
 _SUBMODULES = {
     "audio", "errors", "ffmpeg", "examples", "devices", "spectral", "masks", "separators",
     "cache", "mix", "pitch", "fetch", "musdb", "plot", "ui", "cli", "progress", "automix", "train",
+    "pitch_tracking", "melody", "singing",
 }
 
 __all__ = sorted(_EXPORTS)

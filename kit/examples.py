@@ -16,7 +16,8 @@ from scipy import signal
 
 from .errors import OptionError
 
-__all__ = ["song_path", "load_song", "make_multitrack", "STEMS_4", "STEMS_6"]
+__all__ = ["song_path", "load_song", "make_multitrack", "multitrack_melody", "make_sung_melody", "make_sung_take",
+           "STEMS_4", "STEMS_6"]
 
 STEMS_4 = ("drums", "bass", "other", "vocals")
 STEMS_6 = ("drums", "bass", "other", "vocals", "guitar", "piano")
@@ -257,6 +258,186 @@ def make_multitrack(
     gain = min(1.0, 0.9 / (np.max(np.abs(mix)) + 1e-12))
     stems_out = {k: (out[k] * gain).astype(np.float32) for k in stems}
     return np.sum(list(stems_out.values()), axis=0).astype(np.float32), stems_out
+
+
+def multitrack_melody(duration_s: float = 8.0, *, tempo_bpm: float = 100.0) -> list[tuple[float, float, int]]:
+    """The notes that :func:`make_multitrack`'s vocal sings: ``(onset_s, offset_s, midi)``, one per beat.
+
+    Every eighth beat is a breath (no note). Handy as a known melody for
+    :func:`make_sung_melody` and for checking a melody extractor.
+
+    Examples
+    --------
+    >>> import kit
+    >>> kit.examples.multitrack_melody(2.0)
+    [(0.0, 0.6, 69), (0.6, 1.2, 72), (1.2, 1.8, 71), (1.8, 2.0, 69)]
+    """
+    beat = 60.0 / tempo_bpm
+    notes = []
+    for k in range(int(np.ceil(duration_s / beat - 1e-9))):
+        if k % 8 != 7:
+            notes.append((round(k * beat, 6), round(min((k + 1) * beat, duration_s), 6), _MELODY[k % len(_MELODY)]))
+    return notes
+
+
+def _note_contour(notes, n: int, sr: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sample MIDI pitch (gliding into each note from the one before) and the note index (-1: silence)."""
+    midi = np.full(n, np.nan)
+    which = np.full(n, -1)
+    for i, (onset, offset, pitch) in enumerate(notes):
+        a, b = max(0, int(round(onset * sr))), min(n, int(round(offset * sr)))
+        midi[a:b], which[a:b] = float(pitch), i
+    # a singer slides between touching notes (about 30 ms); after a rest the note starts on pitch
+    glided = np.full(n, np.nan)
+    pole = np.exp(-1.0 / (0.012 * sr))
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], (which >= 0).astype(np.int8), [0]])))
+    for a, b in zip(edges[::2], edges[1::2], strict=True):  # each phrase of touching notes
+        glided[a:b] = signal.lfilter([1 - pole], [1, -pole], midi[a:b], zi=[midi[a] * pole])[0]
+    return glided, which
+
+
+def make_sung_melody(notes, sr: int = 44100, *, duration_s: float | None = None, seed: int = 0,
+                     vibrato_semitones: float = 0.35, formant_scale: float = 1.0, vowels: str = "aeiou",
+                     gain: float = 0.45) -> tuple[np.ndarray, np.ndarray]:
+    """Sing a list of notes with a formant-synthesised voice; returns the audio and its true pitch.
+
+    The same voice as :func:`make_multitrack`'s vocal (glottal pulse, vowel
+    formants, vibrato that grows over each note, slides between touching
+    notes), but for any notes, so tests and lessons know exactly what was sung.
+
+    Parameters
+    ----------
+    notes : sequence of (onset_s, offset_s, midi)
+        ``midi`` may be fractional: 69.6 is an A4 sung 60 cents sharp.
+    sr : int
+        Sample rate in Hz.
+    duration_s : float, optional
+        Length; by default the last note's end plus 0.5 s.
+    seed : int
+        Seed for the breath noise.
+    vibrato_semitones : float
+        Vibrato depth (peak, in semitones) at 5.5 Hz.
+    formant_scale : float
+        Multiplies the formant frequencies: above 1 sounds like a smaller singer.
+    vowels : str
+        Vowels sung on successive notes, from ``aeiou``.
+    gain : float
+        Peak level.
+
+    Returns
+    -------
+    y : np.ndarray, float32, shape (1, samples)
+    f0_hz : np.ndarray, float64, shape (samples,)
+        The pitch sung at each sample, NaN where no note sounds.
+
+    Examples
+    --------
+    >>> import kit
+    >>> y, f0_hz = kit.examples.make_sung_melody([(0.1, 0.5, 69), (0.5, 0.9, 71)], 16000)
+    >>> y.shape, round(float(f0_hz[1600]), 1)
+    ((1, 22400), 440.0)
+
+    See also
+    --------
+    notebooks/10_pitch_and_singing.ipynb
+    """
+    notes = [(float(a), float(b), float(m)) for a, b, m in notes]
+    if any(not (0 <= a < b) for a, b, _ in notes):
+        raise OptionError("Each note needs 0 <= onset_s < offset_s, e.g. (0.0, 0.5, 69).")
+    if any(v not in _VOWEL_FORMANTS for v in vowels) or not vowels:
+        raise OptionError(f"vowels='{vowels}' holds letters other than a, e, i, o, u; use e.g. vowels='aeiou'.")
+    end_s = max((b for _, b, _ in notes), default=0.0) + 0.5
+    n = int(round((duration_s if duration_s is not None else end_s) * sr))
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / sr
+    midi, which = _note_contour(notes, n, sr)
+    sounding = which >= 0
+    onset_of = np.array([a for a, _, _ in notes] + [0.0])[which]
+    vibrato = vibrato_semitones * np.sin(2 * np.pi * 5.5 * t) * np.clip((t - onset_of) / 0.25, 0, 1)
+    f0 = _hz(np.where(sounding, midi + vibrato, 0.0))
+    phase = np.cumsum(np.where(sounding, f0, 0.0)) / sr
+    source = np.zeros(n)
+    lowest_hz = float(np.min(f0[sounding])) * 2 ** (-vibrato_semitones / 12) if np.any(sounding) else sr
+    for h in range(1, min(40, int((sr / 2 - 1000) / lowest_hz) + 1)):
+        source += np.sin(2 * np.pi * h * phase) / h ** 1.2 * (h * f0 < sr / 2 - 1000)
+    source += 0.02 * rng.standard_normal(n)
+    out = np.zeros(n)
+    for i, (onset, offset, _) in enumerate(notes):
+        a, b = max(0, int(round(onset * sr))), min(n, int(round(offset * sr)))
+        if b <= a:
+            continue
+        seg = np.where(which[a:b] == i, source[a:b], 0.0)
+        sung = np.zeros_like(seg)
+        for f, bw in _VOWEL_FORMANTS[vowels[i % len(vowels)]]:
+            f = min(f * formant_scale, sr / 2 - 500)
+            r = np.exp(-np.pi * bw / sr)
+            sung += signal.lfilter([1 - r], [1, -2 * r * np.cos(2 * np.pi * f / sr), r * r], seg)
+        env = np.clip(np.minimum((t[a:b] - onset) / 0.04, (offset - t[a:b]) / 0.06), 0, 1)
+        out[a:b] += sung * env
+    out *= gain / (np.max(np.abs(out)) + 1e-9)
+    return out[np.newaxis].astype(np.float32), np.where(sounding, f0, np.nan)
+
+
+def make_sung_take(notes, sr: int = 44100, *, cents_off: dict | None = None, missed=(), delay_s: float = 0.0,
+                   timing_jitter_s: float = 0.015, octave: int = 0, noise_db: float = -55.0, seed: int = 0):
+    """A made-up singer's take of a melody, with the mistakes you choose: known answers for a scorer.
+
+    Another voice than :func:`make_sung_melody`'s default (other vowels,
+    formants 12 % higher), each note a little early or late, a quiet room-noise
+    floor, and the whole take late by ``delay_s`` (as a recording's latency).
+
+    Parameters
+    ----------
+    notes : sequence of (onset_s, offset_s, midi)
+        The melody, e.g. :func:`multitrack_melody`.
+    sr : int
+        Sample rate in Hz.
+    cents_off : dict of int to float, optional
+        Note index -> how far it is sung off pitch (negative: flat).
+    missed : iterable of int
+        Indices of notes not sung at all.
+    delay_s : float
+        Latency added at the start (>= 0).
+    timing_jitter_s : float
+        Standard deviation of each note's timing error.
+    octave : int
+        Sing everything this many octaves up (or down, negative).
+    noise_db : float
+        Level of the noise floor (dBFS, RMS).
+    seed : int
+
+    Returns
+    -------
+    y : np.ndarray, float32, shape (1, samples)
+        As long as the melody plus ``delay_s`` and 1 s.
+
+    Examples
+    --------
+    >>> import kit
+    >>> notes = kit.examples.multitrack_melody(3.0)
+    >>> take = kit.examples.make_sung_take(notes, 16000, cents_off={1: -80}, missed=[3], delay_s=0.2)
+    >>> take.shape
+    (1, 67200)
+
+    See also
+    --------
+    notebooks/10_pitch_and_singing.ipynb
+    """
+    if delay_s < 0:
+        raise OptionError(f"delay_s={delay_s} is negative; a take's latency is 0 s or more.")
+    cents_off, missed = dict(cents_off or {}), set(missed)
+    rng = np.random.default_rng([seed, 1])
+    sung = []
+    for i, (onset, offset, midi) in enumerate(notes):
+        if i in missed:
+            continue
+        shift = float(rng.normal(0.0, timing_jitter_s)) if timing_jitter_s > 0 else 0.0
+        sung.append((max(0.0, onset + shift), offset + shift, midi + cents_off.get(i, 0.0) / 100.0 + 12 * octave))
+    end_s = max((b for _, b, _ in notes), default=0.0) + 1.0
+    y, _ = make_sung_melody(sung, sr, duration_s=end_s, seed=seed, formant_scale=1.12, vowels="oiuae")
+    y = np.pad(y, ((0, 0), (int(round(delay_s * sr)), 0)))
+    y += (10 ** (noise_db / 20) * rng.standard_normal(y.shape)).astype(np.float32)
+    return y
 
 
 def load_musdb_track(root, track=0, *, subset=None, sr=None, start_s=None, duration_s=None):

@@ -20,7 +20,7 @@ import numpy as np
 from .errors import OptionError
 
 __all__ = ["plot_waveform", "plot_spectrogram", "plot_mask", "plot_stems", "plot_scoreboard", "plot_bands",
-           "plot_loudness", "plot_ratings"]
+           "plot_loudness", "plot_ratings", "plot_note_lanes"]
 
 # Points drawn across a waveform axis and frames across a spectrogram axis: more
 # than a laptop screen has pixels, far fewer than a song has samples.
@@ -674,3 +674,90 @@ def plot_ratings(ratings: dict, sdr_db: dict, *, ax=None, title: str | None = "D
         ax.set_title(title)
     ax.grid(alpha=0.3)
     return artists
+
+
+# --- singing ------------------------------------------------------------------------
+
+_VERDICT_COLOURS = {"in tune": "tab:green", "flat": "tab:blue", "sharp": "tab:red", "missed": "0.65"}
+_NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+
+def plot_note_lanes(notes, *, times_s=None, f0_hz=None, tuning_cents: float = 0.0, label: str = "your pitch", ax=None,
+                    title=None):
+    """A melody as note lanes (time across, pitch up), with a singer's pitch drawn over it.
+
+    Parameters
+    ----------
+    notes : list of dict or kit.melody.Note, or a report from :func:`kit.score_singing`
+        Each with ``onset_s``, ``offset_s``, ``midi`` and, after scoring, a
+        ``verdict`` (``in tune`` green, ``flat`` blue, ``sharp`` red, ``missed``
+        grey). A scoring report brings the take's pitch and the tuning with it.
+    times_s, f0_hz : np.ndarray, optional
+        A pitch track to draw over the lanes (NaN = unvoiced).
+    tuning_cents : float
+        The melody's tuning against A440: lanes sit this far above their semitone.
+    label : str
+        The pitch line's name in the legend.
+
+    Returns
+    -------
+    lanes : list of matplotlib.patches.Rectangle
+
+    Examples
+    --------
+    >>> from kit.plot import plot_note_lanes
+    >>> lanes = plot_note_lanes([{"onset_s": 0.0, "offset_s": 0.5, "midi": 69, "verdict": "flat"}])
+    >>> len(lanes)
+    1
+
+    See also
+    --------
+    notebooks/10_pitch_and_singing.ipynb
+    """
+    from matplotlib.patches import Patch, Rectangle
+
+    if isinstance(notes, dict) and "notes" in notes:  # a scoring report
+        report = notes
+        notes = report["notes"]
+        tuning_cents = report.get("tuning_cents", tuning_cents)
+        if times_s is None and hasattr(report, "take_times_s"):
+            times_s, f0_hz = report.take_times_s, report.take_f0_hz
+    rows = [n if isinstance(n, dict) else vars(n) for n in notes]
+    if not rows:
+        raise OptionError("No notes to draw; pass the notes of a melody (kit.extract_melody) or a scoring report.")
+    ax = _new_ax(ax, (10, 3.8))
+    offset = tuning_cents / 100.0
+    lanes = []
+    verdicts = []
+    for row in rows:
+        verdict = row.get("verdict")
+        colour = _VERDICT_COLOURS.get(verdict, "tab:purple")
+        rect = Rectangle((row["onset_s"], row["midi"] + offset - 0.4), row["offset_s"] - row["onset_s"], 0.8,
+                         facecolor=colour, alpha=0.55, edgecolor=colour, linewidth=0.8)
+        ax.add_patch(rect)
+        lanes.append(rect)
+        if verdict is not None and verdict not in verdicts:
+            verdicts.append(verdict)
+    low = min(r["midi"] for r in rows) - 2
+    high = max(r["midi"] for r in rows) + 3  # room for the legend
+    if times_s is not None and f0_hz is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            midi = 69.0 + 12.0 * np.log2(np.asarray(f0_hz, dtype=float) / 440.0)
+        ax.plot(times_s, midi, color="black", linewidth=1.0, label=label)
+    end = max(r["offset_s"] for r in rows)
+    start = min(r["onset_s"] for r in rows)
+    ax.set_xlim(start - 0.02 * (end - start), end + 0.02 * (end - start))
+    ax.set_ylim(low, high)
+    step = 1 if high - low <= 24 else 2
+    ticks = list(range(int(math.ceil(low)), int(high) + 1, step))
+    ax.set_yticks(ticks, [f"{_NOTE_NAMES[t % 12]}{t // 12 - 1}" for t in ticks])
+    ax.grid(axis="y", alpha=0.25)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("note")
+    handles = [Patch(color=_VERDICT_COLOURS[v], alpha=0.55, label=v) for v in _VERDICT_COLOURS if v in verdicts]
+    if times_s is not None and f0_hz is not None:
+        handles += ax.get_legend_handles_labels()[0]
+    if handles:
+        ax.legend(handles=handles, loc="upper right", fontsize="small", ncols=len(handles))
+    ax.set_title(title or ("How each note went" if verdicts else "Melody (note lanes)"))
+    return lanes

@@ -55,7 +55,9 @@ def _chromium() -> str:
         path = shutil.which(name)
         if path:
             return path
-    _missing("Debian's chromium is not installed (apt-get install chromium)")
+    # scripts/test.sh says why its install failed (e.g. apt-get: "dpkg was interrupted")
+    _missing(os.environ.get("KIT_BROWSER_UNAVAILABLE")
+             or "Debian's chromium is not installed (apt-get install chromium)")
 
 
 def _free_port() -> int:

@@ -342,3 +342,60 @@ def test_serving_shows_the_url_and_nothing_alarming(tmp_path):
     # Voila's own info lines and its URL a second time
     assert all(line.startswith("kit: ") for line in lines), "\n".join(lines)
     assert code == 0
+
+
+def test_binders_app_link_opens_the_app_alone(tmp_path):
+    """Binder: postBuild, then a Jupyter server, then the README's app link (voila/render/...).
+
+    The server starts outside the repository (as `jupyter lab` may): the settings come from
+    Jupyter's configuration folder, where postBuild put them, not from the folder it starts in.
+    """
+    home, bin_dir = tmp_path / "home", tmp_path / "bin"
+    home.mkdir()
+    bin_dir.mkdir()
+    (bin_dir / "pip").write_text("#!/bin/sh\nexit 0\n")  # kit is installed here already
+    (bin_dir / "pip").chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_")}
+    env.update(HOME=str(home), PATH=f"{bin_dir}{os.pathsep}{env['PATH']}", KIT_CACHE_DIR=str(tmp_path / "cache"),
+               MPLCONFIGDIR=os.environ.get("MPLCONFIGDIR", str(Path.home() / ".config" / "matplotlib")))
+    subprocess.run(["bash", str(ROOT / "binder" / "postBuild")], env=env, check=True, timeout=60)
+
+    port, token = _free_port(), "kit-test-token"
+    log = open(tmp_path / "server.log", "w+")
+    proc = subprocess.Popen([sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={port}",
+                             f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={ROOT}", "--allow-root"],
+                            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    visitor = _Visitor(f"http://127.0.0.1:{port}/")
+    try:
+        def up() -> bool:
+            assert proc.poll() is None, "the Jupyter server stopped"
+            try:
+                visitor.opener.open(f"{visitor.url}api/status?token={token}", timeout=5)
+                return True
+            except OSError:
+                return False
+
+        _wait_until(up, 120, "the Jupyter server to start")
+        link = f"{visitor.url}voila/render/notebooks/09_karaoke_maker.ipynb?token={token}"
+        with visitor.opener.open(link, timeout=PAGE_TIMEOUT_S) as reply:
+            html = reply.read().decode()
+        # the app, alone, in kit's page
+        assert "application/vnd.jupyter.widget-view+json" in html
+        assert "Step 4" not in html and "The last lesson puts the course to work" not in html
+        assert "cdn.jsdelivr.net" not in html and "kit-page-notice" in html
+        # and its goodbye ends its kernel here too
+        import re
+
+        kernel = re.search(r'"kernelId": "([0-9a-f-]+)"', html).group(1)
+        assert visitor.kernel_exists(kernel)
+        assert visitor.leave(kernel) == 204
+        _wait_until(lambda: not visitor.kernel_exists(kernel), 20, "the closed page's kernel to end")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.seek(0)
+        print(log.read()[-3000:])
+        log.close()

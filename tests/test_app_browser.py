@@ -453,6 +453,16 @@ def test_a_reloaded_or_closed_tab_ends_its_kernel_and_a_reload_says_the_app_was_
         print(f"kernel gone {reload_s:.1f} s after a reload, {close_s:.1f} s after the tab closed")
         # ended by the pages' goodbyes, not by the idle culler
         assert "ended the session of a page that left" not in log_path.read_text()
+
+        # a page whose kernel ended while it was out of sight (a phone asleep; its session culled) says so
+        # when seen again
+        page = _open_app(context, url)
+        xsrf = next(c["value"] for c in context.cookies() if c["name"] == "_xsrf")
+        assert context.request.post(f"{url}voila/api/shutdown/{_kernel_of(page)}",
+                                    multipart={"_xsrf": xsrf}).status == 204
+        page.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")  # the phone wakes up
+        notice = page.wait_for_selector(".kit-page-notice[data-kind='ended']", timeout=60_000)
+        assert "session has ended" in notice.inner_text() and "Reload the page" in notice.inner_text()
     finally:
         context.close()
 

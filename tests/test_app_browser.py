@@ -55,7 +55,9 @@ def _chromium() -> str:
         path = shutil.which(name)
         if path:
             return path
-    _missing("Debian's chromium is not installed (apt-get install chromium)")
+    # scripts/test.sh says why its install failed (e.g. apt-get: "dpkg was interrupted")
+    _missing(os.environ.get("KIT_BROWSER_UNAVAILABLE")
+             or "Debian's chromium is not installed (apt-get install chromium)")
 
 
 def _free_port() -> int:
@@ -369,3 +371,119 @@ def test_a_file_over_the_limit_is_refused_in_the_browser_before_sending(visitors
         _choose_model(page, "center")
         page.click("button.kit-preview")
         _wait_status(page, "Separated the preview")
+
+
+# --- the page and the server behind it: kernels end with their pages, a stopped app says so ---
+
+
+@pytest.fixture
+def own_app(tmp_path):
+    """A `kit app` for one test (which may stop it); abandoned sessions end after 30 idle seconds."""
+    port = _free_port()
+    env = {**os.environ, "KIT_CACHE_DIR": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1", "TMPDIR": str(tmp_path)}
+    log_path = tmp_path / "app.log"
+    proc = subprocess.Popen([sys.executable, "-m", "kit", "app", "--port", str(port), "--idle-minutes", "0.5"],
+                            cwd=tmp_path, stdout=open(log_path, "w"), stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}/"
+    _wait_until(lambda: proc.poll() is not None or "running at" in log_path.read_text(), 120, "kit app to start")
+    assert proc.poll() is None, log_path.read_text()
+    yield url, proc, log_path
+    if proc.poll() is None:
+        proc.send_signal(2)  # Ctrl-C
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _wait_until(condition, timeout_s: float, what: str) -> float:
+    """Seconds until ``condition()`` holds (checked every 0.2 s); fails after ``timeout_s``."""
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > timeout_s:
+            pytest.fail(f"{what}: not within {timeout_s:g} s")
+        time.sleep(0.2)
+    return time.monotonic() - start
+
+
+def _kernel_of(page) -> str:
+    return page.evaluate("() => JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId")
+
+
+def _kernel_exists(url: str, kernel_id: str) -> bool:
+    import urllib.error
+
+    try:
+        with urllib.request.urlopen(f"{url}api/kernels/{kernel_id}", timeout=30):  # noqa: S310 (local server)
+            return True
+    except urllib.error.HTTPError as err:
+        if err.code == 404:
+            return False
+        raise
+
+
+def _open_app(context, url: str):
+    page = context.new_page()
+    page.goto(url, wait_until="commit")
+    page.wait_for_selector(".kit-song-name", timeout=LOAD_TIMEOUT_MS)
+    return page
+
+
+def test_a_reloaded_or_closed_tab_ends_its_kernel_and_a_reload_says_the_app_was_reset(browser, own_app, shots):
+    url, _, log_path = own_app
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = _open_app(context, url)
+        first = _kernel_of(page)
+        assert _kernel_exists(url, first)
+        assert not page.locator(".kit-page-notice").is_visible()  # a first visit has nothing to be told
+
+        page.reload(wait_until="commit")
+        page.wait_for_selector(".kit-song-name", timeout=LOAD_TIMEOUT_MS)
+        notice = page.wait_for_selector(".kit-page-notice[data-kind='reset']", timeout=WORK_TIMEOUT_MS)
+        assert "started afresh" in notice.inner_text() and "Choose your song again" in notice.inner_text()
+        page.screenshot(path=str(shots / "reload_notice.png"))
+        second = _kernel_of(page)
+        assert second != first
+        # the old page's goodbye ended its kernel (Voila refused it: 403 '_xsrf' argument missing)
+        reload_s = _wait_until(lambda: not _kernel_exists(url, first), 20, "the reloaded page's old kernel to end")
+
+        page.close(run_before_unload=True)  # what closing the tab does
+        close_s = _wait_until(lambda: not _kernel_exists(url, second), 20, "the closed tab's kernel to end")
+        print(f"kernel gone {reload_s:.1f} s after a reload, {close_s:.1f} s after the tab closed")
+        # ended by the pages' goodbyes, not by the idle culler
+        assert "ended the session of a page that left" not in log_path.read_text()
+
+        # a page whose kernel ended while it was out of sight (a phone asleep; its session culled) says so
+        # when seen again
+        page = _open_app(context, url)
+        xsrf = next(c["value"] for c in context.cookies() if c["name"] == "_xsrf")
+        assert context.request.post(f"{url}voila/api/shutdown/{_kernel_of(page)}",
+                                    multipart={"_xsrf": xsrf}).status == 204
+        page.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")  # the phone wakes up
+        notice = page.wait_for_selector(".kit-page-notice[data-kind='ended']", timeout=60_000)
+        assert "session has ended" in notice.inner_text() and "Reload the page" in notice.inner_text()
+    finally:
+        context.close()
+
+
+def test_a_page_says_when_the_app_has_stopped_and_how_to_start_it(browser, own_app, shots):
+    url, proc, _ = own_app
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    try:
+        page = _open_app(context, url)
+        page.wait_for_function("() => performance.getEntriesByType('resource')"
+                               ".some(r => r.name.includes('/api/kernels/'))", timeout=WORK_TIMEOUT_MS)
+        start = time.monotonic()
+        proc.send_signal(2)  # Ctrl-C in the app's terminal
+        proc.wait(timeout=60)
+        notice = page.wait_for_selector(".kit-page-notice[data-kind='stopped']", timeout=60_000)
+        print(f"the page said the app had stopped {time.monotonic() - start:.1f} s after Ctrl-C")
+        text = notice.inner_text()
+        assert "has stopped" in text and "kit app" in text and "bash scripts/karaoke.sh" in text
+        page.screenshot(path=str(shots / "b_390_app_stopped.png"))
+        # the dead buttons are greyed out and take no clicks
+        assert page.evaluate("() => getComputedStyle(document.getElementById('rendered_cells')).pointerEvents") \
+            == "none"
+    finally:
+        context.close()

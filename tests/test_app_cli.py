@@ -28,7 +28,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_app(tmp_path, *args, timeout_s=90):
+def _start_app(tmp_path, *args, timeout_s=90, cwd=None, env=None):
     """Run `kit app` with a fake browser (the BROWSER variable) that records the URL it is given."""
     opened = tmp_path / "opened.txt"
     fake = tmp_path / "fake_browser.py"
@@ -39,9 +39,9 @@ def _start_app(tmp_path, *args, timeout_s=90):
         page = open(url[len("file://"):]).read() if url.startswith("file://") else ""
         open({str(opened)!r}, "a").write(url + "\\n" + page)
     """))
-    env = {**os.environ, "BROWSER": f"{sys.executable} {fake} %s"}
+    env = {**os.environ, **(env or {}), "BROWSER": f"{sys.executable} {fake} %s"}
     log = tmp_path / "app.log"
-    proc = subprocess.Popen([sys.executable, "-m", "kit", "app", *args], cwd=tmp_path, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "kit", "app", *args], cwd=cwd or tmp_path, env=env,
                             stdout=open(log, "w"), stderr=subprocess.STDOUT)
     deadline = time.time() + timeout_s
     while time.time() < deadline and proc.poll() is None and "running at" not in log.read_text():
@@ -109,28 +109,79 @@ def test_app_refuses_a_bad_port_number(tmp_path):
     assert res.returncode == 2 and "not a port number" in res.stderr and "Traceback" not in res.stderr
 
 
-def test_limits_are_big_enough_for_songs_in_both_ways_of_starting():
+def test_limits_are_big_enough_for_songs_in_every_way_of_starting(monkeypatch):
     from traitlets.config.loader import PyFileConfigLoader
 
-    from kit.app_server import MAX_BUFFER_MB, WEBSOCKET_LIMIT_MB, strip_lesson_cells, tornado_settings
+    from kit.app_server import (
+        IDLE_MINUTES,
+        MAX_BUFFER_MB,
+        PAGE_TEMPLATE,
+        WEBSOCKET_LIMIT_MB,
+        prepare_app_page,
+        tornado_settings,
+    )
     from kit.ui.upload import UPLOAD_LIMIT_MB
 
     wav_45mb, stated = 45e6, UPLOAD_LIMIT_MB * 1e6
-    assert tornado_settings()["websocket_max_message_size"] > max(wav_45mb, stated)
+    limit = tornado_settings()["websocket_max_message_size"]
+    assert limit > max(wav_45mb, stated)
     assert MAX_BUFFER_MB >= WEBSOCKET_LIMIT_MB
-    # `voila notebooks/09_karaoke_maker.ipynb` from the repository root reads voila.py
-    config = PyFileConfigLoader("voila.py", path=str(ROOT)).load_config()
-    assert config.Voila.tornado_settings["websocket_max_message_size"] == tornado_settings()[
-        "websocket_max_message_size"]
-    assert config.VoilaConfiguration.prelaunch_hook is strip_lesson_cells
+    monkeypatch.delenv("KIT_IDLE_MINUTES", raising=False)
+    # Voila by hand: JUPYTER_CONFIG_PATH=jupyter-config voila notebooks/09_karaoke_maker.ipynb
+    voila = PyFileConfigLoader("voila.py", path=str(ROOT / "jupyter-config")).load_config()
+    assert voila.Voila.tornado_settings["websocket_max_message_size"] == limit
+    assert voila.VoilaConfiguration.prelaunch_hook is prepare_app_page
+    assert voila.VoilaConfiguration.template == PAGE_TEMPLATE
+    assert voila.MappingKernelManager.cull_idle_timeout == IDLE_MINUTES * 60
+    # Binder and `jupyter lab` (voila/render/...): the server's own limits
+    server = PyFileConfigLoader("jupyter_server_config.py", path=str(ROOT / "jupyter-config")).load_config()
+    assert server.ServerApp.tornado_settings["websocket_max_message_size"] == limit
+    assert server.ServerApp.max_buffer_size >= limit and server.ServerApp.max_body_size >= limit
+    assert server.VoilaConfiguration.prelaunch_hook is prepare_app_page
+    assert server.MappingKernelManager.cull_idle_timeout == IDLE_MINUTES * 60
+    assert server.MappingKernelManager.cull_connected is False  # an open page is never culled
+
+
+def test_idle_minutes_come_from_the_option_or_the_environment(monkeypatch):
+    from kit.app_server import culling_settings, parse_idle_minutes
+    from kit.errors import OptionError
+
+    monkeypatch.setenv("KIT_IDLE_MINUTES", "3")
+    assert parse_idle_minutes() == 3.0
+    assert parse_idle_minutes("0.5") == 0.5
+    assert culling_settings(0.5)["cull_idle_timeout"] == 30
+    assert 1 <= culling_settings(0.5)["cull_interval"] <= 30
+    monkeypatch.setenv("KIT_IDLE_MINUTES", "soon")
+    with pytest.raises(OptionError, match="KIT_IDLE_MINUTES=soon"):
+        parse_idle_minutes()
+    for bad in ("0", "-2", "nan", "inf", "ten"):
+        with pytest.raises(OptionError, match="--idle-minutes"):
+            parse_idle_minutes(bad)
+    res = subprocess.run([sys.executable, "-m", "kit", "app", "--idle-minutes", "0"], capture_output=True,
+                         text=True, timeout=60, cwd=ROOT)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "--idle-minutes 0" in res.stderr, res.stderr
+
+
+def test_from_the_repository_root_voila_is_voila_and_kit_app_starts(tmp_path):
+    """A voila.py at the root was imported instead of Voila: NameError get_config."""
+    res = subprocess.run([sys.executable, "-c", "import voila.app"], capture_output=True, text=True,
+                         timeout=120, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    res = subprocess.run([sys.executable, "-m", "kit", "app", "--help"], capture_output=True, text=True,
+                         timeout=60, cwd=ROOT)
+    assert res.returncode == 0 and "--idle-minutes" in res.stdout, res.stderr
+    port = _free_port()
+    proc, log, _ = _start_app(tmp_path, "--port", str(port), cwd=ROOT)
+    code = _stop(proc)
+    assert f"running at http://127.0.0.1:{port}/" in log.read_text() and code == 0, log.read_text()
 
 
 def test_app_page_keeps_the_app_and_drops_the_lesson_cells():
-    from kit.app_server import notebook_path, strip_lesson_cells
+    from kit.app_server import notebook_path, prepare_app_page
 
     nb = nbformat.read(notebook_path(), as_version=4)
     n_before = len(nb.cells)
-    app_nb = strip_lesson_cells(None, nb, str(ROOT / "notebooks"))
+    app_nb = prepare_app_page(None, nb, str(ROOT / "notebooks"))
     sources = [c.source for c in app_nb.cells]
     assert 3 <= len(app_nb.cells) < n_before
     assert any("karaoke_maker(" in s for s in sources)
@@ -159,3 +210,192 @@ def test_a_kernels_temporary_folder_goes_when_the_kernel_ends(tmp_path):
         kc.stop_channels()
         km.shutdown_kernel(now=False)  # what Voila does when a visitor leaves
     assert not folder.exists()
+
+
+# --- what happens to a page's kernel (no browser: the page's own requests, made here) ---
+
+PAGE_TIMEOUT_S = 240  # a page starts a kernel that imports kit and torch: slow on a busy 2-core runner
+
+
+class _Visitor:
+    """A browser's part in talking to the app: cookies, the page (which starts a kernel), its requests."""
+
+    def __init__(self, url: str):
+        import http.cookiejar
+
+        self.url, self.cookies = url, http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
+
+    def open_page(self) -> str:
+        """GET the app page, as a browser does; returns the page's kernel id."""
+        import re
+
+        with self.opener.open(self.url, timeout=PAGE_TIMEOUT_S) as reply:
+            html = reply.read().decode()
+        return re.search(r'"kernelId": "([0-9a-f-]+)"', html).group(1)
+
+    def cookie(self, name: str) -> str | None:
+        return next((c.value for c in self.cookies if c.name == name), None)
+
+    def leave(self, kernel_id: str) -> int:
+        """What Voila's page sends when its tab closes: a form POST with the _xsrf cookie's value."""
+        boundary = "kitboundary"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"_xsrf\"\r\n\r\n"
+                f"{self.cookie('_xsrf') or ''}\r\n--{boundary}--\r\n").encode()
+        request = urllib.request.Request(f"{self.url}voila/api/shutdown/{kernel_id}", data=body, method="POST",
+                                         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        try:
+            with self.opener.open(request, timeout=60) as reply:
+                return reply.status
+        except urllib.error.HTTPError as err:
+            return err.code
+
+    def kernel_exists(self, kernel_id: str) -> bool:
+        try:
+            with self.opener.open(f"{self.url}api/kernels/{kernel_id}", timeout=30):
+                return True
+        except urllib.error.HTTPError as err:
+            if err.code == 404:
+                return False
+            raise
+
+    def connect_websocket(self, kernel_id: str) -> None:
+        """Open the kernel's websocket as the page does, ask for kernel_info, close it."""
+        import asyncio
+        import json
+        import uuid
+
+        from tornado.httpclient import HTTPRequest
+        from tornado.websocket import websocket_connect
+
+        cookie = "; ".join(f"{c.name}={c.value}" for c in self.cookies)
+        ws_url = self.url.replace("http", "ws", 1) + f"api/kernels/{kernel_id}/channels?session_id={uuid.uuid4()}"
+
+        async def talk():
+            ws = await websocket_connect(HTTPRequest(ws_url, headers={"Cookie": cookie}))
+            msg_id = str(uuid.uuid4())
+            ws.write_message(json.dumps({
+                "header": {"msg_id": msg_id, "msg_type": "kernel_info_request", "username": "", "session": "",
+                           "version": "5.3", "date": ""},
+                "parent_header": {}, "metadata": {}, "content": {}, "channel": "shell", "buffers": []}))
+            while True:
+                reply = json.loads(await asyncio.wait_for(ws.read_message(), 60))
+                if reply.get("parent_header", {}).get("msg_id") == msg_id and reply["channel"] == "shell":
+                    break
+            ws.close()
+
+        asyncio.run(talk())
+
+
+def _wait_until(condition, timeout_s: float, what: str) -> float:
+    """Seconds until ``condition()`` holds (checked every 0.2 s); fails after ``timeout_s``."""
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > timeout_s:
+            pytest.fail(f"{what}: not within {timeout_s:g} s")
+        time.sleep(0.2)
+    return time.monotonic() - start
+
+
+def test_a_leaving_page_ends_its_kernel_and_an_abandoned_one_is_ended_after_the_idle_minutes(tmp_path):
+    port = _free_port()
+    proc, log, _ = _start_app(tmp_path, "--port", str(port), "--idle-minutes", "0.5")
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        assert "an abandoned one after 0.5 min" in log.read_text()
+        visitor = _Visitor(url)
+        kernel = visitor.open_page()
+        assert visitor.kernel_exists(kernel)
+        # the page has the cookie its goodbye needs (Voila never set it: 403 '_xsrf' argument missing)
+        assert visitor.cookie("_xsrf"), "the page got no _xsrf cookie"
+        assert visitor.leave(kernel) == 204
+        gone_s = _wait_until(lambda: not visitor.kernel_exists(kernel), 20, "the closed page's kernel to end")
+        print(f"a closed page's kernel ended {gone_s:.1f} s after its goodbye")
+
+        # a page that never says goodbye (its browser crashed): ended after the idle time, in words
+        abandoned = _Visitor(url)
+        kernel = abandoned.open_page()
+        culled_s = _wait_until(lambda: not abandoned.kernel_exists(kernel), 150, "the abandoned kernel to end")
+        print(f"an abandoned page's kernel ended {culled_s:.1f} s after the page loaded (idle limit 30 s)")
+        _wait_until(lambda: f"kernel {kernel[:8]}" in log.read_text(), 10, "the app to say it ended a session")
+        assert "ended the session of a page that left without closing it" in log.read_text()
+    finally:
+        code = _stop(proc)
+    assert code == 0
+
+
+def test_serving_shows_the_url_and_nothing_alarming(tmp_path):
+    port = _free_port()
+    proc, log, _ = _start_app(tmp_path, "--port", str(port))
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        visitor = _Visitor(url)
+        kernel = visitor.open_page()
+        visitor.connect_websocket(kernel)  # a page's websocket: Tornado's ping warning came here
+        assert visitor.leave(kernel) == 204
+        _wait_until(lambda: not visitor.kernel_exists(kernel), 20, "the closed page's kernel to end")
+    finally:
+        code = _stop(proc)
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    print(f"kit app printed {len(lines)} lines while a page opened, talked and closed")
+    # was: "not trusted", "Kernel is running over TCP without encryption", "websocket_ping_timeout ...",
+    # Voila's own info lines and its URL a second time
+    assert all(line.startswith("kit: ") for line in lines), "\n".join(lines)
+    assert code == 0
+
+
+def test_binders_app_link_opens_the_app_alone(tmp_path):
+    """Binder: postBuild, then a Jupyter server, then the README's app link (voila/render/...).
+
+    The server starts outside the repository (as `jupyter lab` may): the settings come from
+    Jupyter's configuration folder, where postBuild put them, not from the folder it starts in.
+    """
+    home, bin_dir = tmp_path / "home", tmp_path / "bin"
+    home.mkdir()
+    bin_dir.mkdir()
+    (bin_dir / "pip").write_text("#!/bin/sh\nexit 0\n")  # kit is installed here already
+    (bin_dir / "pip").chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_")}
+    env.update(HOME=str(home), PATH=f"{bin_dir}{os.pathsep}{env['PATH']}", KIT_CACHE_DIR=str(tmp_path / "cache"),
+               MPLCONFIGDIR=os.environ.get("MPLCONFIGDIR", str(Path.home() / ".config" / "matplotlib")))
+    subprocess.run(["bash", str(ROOT / "binder" / "postBuild")], env=env, check=True, timeout=60)
+
+    port, token = _free_port(), "kit-test-token"
+    log = open(tmp_path / "server.log", "w+")
+    proc = subprocess.Popen([sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={port}",
+                             f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={ROOT}", "--allow-root"],
+                            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    visitor = _Visitor(f"http://127.0.0.1:{port}/")
+    try:
+        def up() -> bool:
+            assert proc.poll() is None, "the Jupyter server stopped"
+            try:
+                visitor.opener.open(f"{visitor.url}api/status?token={token}", timeout=5)
+                return True
+            except OSError:
+                return False
+
+        _wait_until(up, 120, "the Jupyter server to start")
+        link = f"{visitor.url}voila/render/notebooks/09_karaoke_maker.ipynb?token={token}"
+        with visitor.opener.open(link, timeout=PAGE_TIMEOUT_S) as reply:
+            html = reply.read().decode()
+        # the app, alone, in kit's page
+        assert "application/vnd.jupyter.widget-view+json" in html
+        assert "Step 4" not in html and "The last lesson puts the course to work" not in html
+        assert "cdn.jsdelivr.net" not in html and "kit-page-notice" in html
+        # and its goodbye ends its kernel here too
+        import re
+
+        kernel = re.search(r'"kernelId": "([0-9a-f-]+)"', html).group(1)
+        assert visitor.kernel_exists(kernel)
+        assert visitor.leave(kernel) == 204
+        _wait_until(lambda: not visitor.kernel_exists(kernel), 20, "the closed page's kernel to end")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.seek(0)
+        print(log.read()[-3000:])
+        log.close()

@@ -44,16 +44,15 @@ def encode_audio(y, sr: int, *, format: str = "mp3", workdir) -> bytes:
     """
     import numpy as np
 
-    from ..audio import check_audio, save
+    from ..audio import check_audio, encode_wav, save
     from ..errors import OptionError
-    from .player import encode_wav16
 
     format = format.lower()
     if format not in DOWNLOAD_FORMATS:
         raise OptionError(f"Unknown download format '{format}'; use one of: {', '.join(DOWNLOAD_FORMATS)}.")
     y = check_audio(y, what="The track to download")
     if format == "wav":
-        return encode_wav16(y, sr)
+        return encode_wav(y, sr)
     folder = Path(workdir) / "exports"  # FFmpeg's MP3 encoder writes a file
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"export.{format}"

@@ -1,12 +1,13 @@
 """What the app says about the engine: the device in words, the models, a time estimate.
 
 No widgets here, only the words the karaoke maker shows, so they can be tested
-without a browser.
+without a browser. The device's own words come from :func:`kit.devices.describe_engine`
+(``kit.ui`` imports no torch).
 """
 
 from __future__ import annotations
 
-import os
+from ..devices import describe_engine
 
 __all__ = ["describe_engine", "list_model_choices", "estimate_seconds", "format_duration"]
 
@@ -23,30 +24,6 @@ _SPEED = {
 # Demucs "bag" models run several networks one after the other
 _BAG_SIZE = {"htdemucs_ft": 4, "mdx": 4, "mdx_extra": 4, "mdx_q": 4, "mdx_extra_q": 4, "hdemucs_mmi": 1}
 _SETUP_S = {"cpu": 2.0, "mps": 4.0, "cuda": 4.0}  # loading the weights, first use
-
-
-def describe_engine(device: str) -> str:
-    """One line saying what was found and what will be used.
-
-    Examples
-    --------
-    >>> describe_engine("cpu").startswith("No GPU - using CPU")
-    True
-
-    See also
-    --------
-    kit.devices.pick_device, notebooks/09_karaoke_maker.ipynb
-    """
-    if device.startswith("cuda"):
-        import torch
-
-        idx = torch.device(device).index or 0
-        props = torch.cuda.get_device_properties(idx)
-        return f"GPU: {props.name}, {props.total_memory / 1e9:.0f} GB - using CUDA"
-    if device == "mps":
-        return "Apple GPU - using MPS"
-    cores = os.cpu_count() or 1
-    return f"No GPU - using CPU ({cores} cores)"
 
 
 def list_model_choices(*, model_dir=None) -> tuple[list[tuple[str, str]], str, dict]:

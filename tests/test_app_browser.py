@@ -337,7 +337,7 @@ def test_a_singer_adds_their_voice(visitors, shots, tmp_path):
     assert "LUFS" not in report  # the accordion is closed
     assert "Traceback" not in report
     # the "Mixing" bar is gone once the mix is done
-    assert page_a.locator(f"{voice} .widget-progress").evaluate("e => getComputedStyle(e).visibility") == "hidden"
+    assert page_a.locator(f"{voice} .kit-voice-progress").evaluate("e => getComputedStyle(e).visibility") == "hidden"
     _shoot(page_a, shots / "a_1280_voice.png", voice)
     page_a.click(f"{voice} .kit-voice-numbers .lm-AccordionPanel-title, {voice} .kit-voice-numbers .p-Collapse-header,"
                  f" {voice} .kit-voice-numbers .jupyter-widget-Collapse-header")
@@ -380,7 +380,7 @@ def test_a_file_over_the_limit_is_refused_in_the_browser_before_sending(visitors
         _shoot(page, shots / shot, ".kit-upload")
         assert _sent(page) - before < 10_000, "the refused file went to the kernel"
 
-        # the connection lives: a short song goes through, replaces the message, and previews
+        # the connection lives: a short song goes through, replaces the message, and is separated
         before = _sent(page)
         _upload(page, short)
         page.wait_for_function("() => document.querySelector('.kit-song-name').innerText.includes('Short song')",
@@ -388,5 +388,5 @@ def test_a_file_over_the_limit_is_refused_in_the_browser_before_sending(visitors
         assert _sent(page) - before > short.stat().st_size  # the counter sees uploads
         assert not page.locator(".kit-upload .kit-upload-message").is_visible()
         _choose_model(page, "center")
-        page.click("button.kit-preview")
-        _wait_status(page, "Separated the preview")
+        page.click("button.kit-whole")  # 12 s: shorter than a preview, so separated whole
+        _wait_status(page, "Separated the whole song")

@@ -166,6 +166,7 @@ def add_my_voice(backing, sr: int, *, reference_vocal=None, reference_name: str 
     upload.observe(on_take, "value")
     button = widgets.Button(description="Mix my voice", button_style="primary", icon="microphone")
     bar, progress = make_progress_bar("Mixing")
+    bar.add_class("kit-voice-progress")
     bar.layout.visibility = "hidden"
     results = widgets.VBox()
     level_row = widgets.HBox([target, target_note], layout=widgets.Layout(flex_flow="row wrap"))  # phones: 2 lines

@@ -409,9 +409,8 @@ class KaraokeMaker(widgets.VBox):
         preview = estimate_seconds(name, end - start, device=dev, measured_speed=measured)
         whole = estimate_seconds(name, self.duration_s, device=dev, measured_speed=measured)
         how = "measured here" if measured else "a rough guess until a first separation has run"
-        what = ("" if self._preview_is_whole() else f"{format_duration(preview)} for the preview, ")
-        self.estimate.value = (f"<b>Time on {dev.upper()}:</b> about {what}"
-                               f"{format_duration(whole)} for the whole song "
+        what = ("" if self._preview_is_whole() else f"{_about(preview)} for the preview, ")
+        self.estimate.value = (f"<b>Time on {dev.upper()}:</b> {what}{_about(whole)} for the whole song "
                                f"<span style='color:#555'>({how})</span>")
         self.preview_button.description = f"Preview {format_duration(end - start)}"
 
@@ -543,6 +542,12 @@ class KaraokeMaker(widgets.VBox):
                                   reference_name="the song's vocal (as kit separated it)",
                                   song_name=self.song_name, workdir=self.workdir, format=self.format.value)
         self.voice_box.children = (self.voice,)
+
+
+def _about(seconds: float) -> str:
+    """An estimate in words: ``"about 12 s"``, ``"under a second"`` (never "about under a second")."""
+    words = format_duration(seconds)
+    return words if words.startswith("under") else f"about {words}"
 
 
 def _length(seconds: float) -> str:

@@ -33,6 +33,7 @@ __all__ = [
     "atomic_output",
     "check_input_path",
     "parse_wav_stream",
+    "encode_wav",
     "SAVE_FORMATS",
     "AUDIO_EXTENSIONS",
 ]
@@ -344,3 +345,35 @@ def save(
                 what=f"Encoding '{path.name}'",
             )
     return path
+
+
+def encode_wav(y: np.ndarray, sr: int) -> bytes:
+    """16-bit PCM WAV bytes of ``y`` (clipped to full scale): what browsers, phones and players open.
+
+    Written with the standard library's ``wave``, in memory (players and downloads
+    in the app need bytes, not a file).
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (channels, samples) or (samples,)
+    sr : int
+        Sample rate in Hz.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> encode_wav(np.zeros((2, 4410), np.float32), 44100)[:4]
+    b'RIFF'
+    """
+    import io
+    import wave
+
+    y = check_audio(np.asarray(y, dtype=np.float32), what="The audio to encode")
+    pcm = np.round(np.clip(y, -1.0, 1.0) * 32767.0).astype("<i2")
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(y.shape[0])
+        w.setsampwidth(2)
+        w.setframerate(int(sr))
+        w.writeframes(np.ascontiguousarray(pcm.T).tobytes())
+    return buf.getvalue()

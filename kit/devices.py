@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 
 from .errors import OptionError
 
-__all__ = ["pick_device", "describe_device", "device_report", "DEVICE_CHOICES"]
+__all__ = ["pick_device", "describe_device", "describe_engine", "device_report", "DEVICE_CHOICES"]
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
@@ -65,6 +66,28 @@ def describe_device(device: str) -> str:
     if device == "mps":
         return "mps (Apple GPU)"
     return f"cpu ({platform.processor() or platform.machine()}, no GPU in use)"
+
+
+def describe_engine(device: str) -> str:
+    """One line for people (the app's "Engine:" line): what was found and what will be used.
+
+    Examples
+    --------
+    >>> describe_engine("cpu").startswith("No GPU - using CPU")
+    True
+
+    See also
+    --------
+    notebooks/09_karaoke_maker.ipynb
+    """
+    if device.startswith("cuda"):
+        torch = _torch()
+        idx = torch.device(device).index or 0
+        props = torch.cuda.get_device_properties(idx)
+        return f"GPU: {props.name}, {props.total_memory / 1e9:.0f} GB - using CUDA"
+    if device == "mps":
+        return "Apple GPU - using MPS"
+    return f"No GPU - using CPU ({os.cpu_count() or 1} cores)"
 
 
 def device_report() -> dict:

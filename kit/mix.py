@@ -468,8 +468,10 @@ def make_backing_track(
     limit: bool = False,
     ceiling_db: float = -1.0,
     model: str | None = None,
+    semitones: float = 0.0,
+    progress: Progress = None,
 ) -> np.ndarray:
-    """Recombine stems into a backing track, level-correct.
+    """Recombine stems into a backing track, level-correct, optionally in another key.
 
     Parameters
     ----------
@@ -495,6 +497,12 @@ def make_backing_track(
     model : str, optional
         The separator the stems came from; only used to word advice when the
         kept stems hold little of the song (:func:`warn_if_mostly_removed`).
+    semitones : float
+        Key shift, -12..12 (:func:`kit.pitch.shift_pitch`), applied to the finished
+        mix, never to the stems one by one: two shifted signals do not cancel, so
+        ``shift(mixture) - shift(vocals)`` would bring the vocals back.
+    progress : callable, optional
+        Called with a fraction 0..1 (the key shift is the slow part).
 
     Returns
     -------
@@ -523,6 +531,11 @@ def make_backing_track(
         raise OptionError("Loudness and limiting need the sample rate; pass sr=.")
     if limit:
         _check_ceiling(ceiling_db)
+    from .pitch import check_semitones
+
+    semitones = check_semitones(semitones)
+    if semitones and not sr:
+        raise OptionError("A key shift needs the sample rate; pass sr=.")
     if method == "minus":
         if mixture is None:
             raise OptionError("method='minus' subtracts stems from the original song; pass mixture=y.")
@@ -532,11 +545,16 @@ def make_backing_track(
                               f"{next(iter(arrays.values())).shape}; pass the song the stems came from.")
     warn_if_mostly_removed(arrays, kept=kept, mixture=mixture, model=model)
     y = _mix_arrays(arrays, _terms(list(arrays), kept=kept, dropped=dropped, gains=gains, method=method), mixture)
+    if semitones:
+        from .pitch import shift_pitch
+
+        y = shift_pitch(y, sr, semitones=semitones, progress=scaled(progress, 0.0, 0.9))
     if target_lufs is not None:
         y, _ = match_loudness(y, sr, target_lufs=target_lufs)
     if limit:
         y = apply_limiter(y, sr, ceiling_db=ceiling_db)
     warn_if_clipping(y)
+    report(progress, 1.0)
     return y
 
 

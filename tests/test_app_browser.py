@@ -4,13 +4,14 @@ Playwright drives Debian's ``chromium`` through ``executable_path`` (no browser
 download). Two visitors use the app at the same time, each in its own browser
 context (own cookies, own Voila kernel):
 
-* visitor A previews then separates the bundled song with ``unet`` (the real
-  pretrained Spleeter 2-stem weights), switches the vocals on and off, hears a
-  backing track in the player and downloads it as MP3;
+* visitor A separates the bundled song with ``unet`` (the real pretrained
+  Spleeter 2-stem weights; the clip is shorter than a preview, so the whole song
+  is the only button), switches the vocals on and off, hears a backing track in
+  the player (limiter on, no clipping warning) and downloads it as MP3 in one click;
 * visitor B uploads a 12 MB MP3 and a 45 MB WAV made here, previews the MP3
   with the fast ``center`` method, then uploads a 110 MB file (over the stated
-  100 MB limit), refused under the upload button, and a text file, refused in
-  the error panel.
+  100 MB limit), refused under the upload button, and a text file, refused
+  beside the upload button (the song line cleared).
 
 Neither sees the other's song. Then both choose a 300 MB file (over the websocket
 limit too): the browser refuses it in words before sending it (the websocket
@@ -212,9 +213,12 @@ def test_two_visitors_at_once(visitors, shots, tmp_path):
     assert "Bundled song" in page_a.inner_text(".kit-song-name")
     assert "using CPU" in page_a.inner_text(".kit-engine") or "using CUDA" in page_a.inner_text(".kit-engine")
 
-    # A starts the unet preview; while A's kernel works, B uploads a 12 MB MP3 (B's kernel)
+    # the clip (10.9 s) is shorter than a preview: one way to separate it, and its length said once
+    assert not page_a.locator("button.kit-preview").is_visible() and page_a.locator("button.kit-whole").is_visible()
+    assert page_a.inner_text(".kit-song").count("10.9") == 1
+    # A separates the whole clip with unet; while A's kernel works, B uploads a 12 MB MP3 (B's kernel)
     _choose_model(page_a, "unet")
-    page_a.click("button.kit-preview")
+    page_a.click("button.kit-whole")
     mp3 = _make_song(tmp_path / "Long song.mp3", 300.0)
     assert mp3.stat().st_size > 11e6
     page_b.click(".kit-source button:has-text('Upload a file')")
@@ -222,13 +226,11 @@ def test_two_visitors_at_once(visitors, shots, tmp_path):
     page_b.wait_for_function("() => document.querySelector('.kit-song-name').innerText.includes('Long song')",
                              timeout=WORK_TIMEOUT_MS)
     assert "5:00" in page_b.inner_text(".kit-song-duration")
-    _wait_status(page_a, "Separated the preview")
-    assert page_a.locator("button.kit-preview").is_enabled()
-
-    # A: the whole song (the preview covered the whole 10.9 s clip: the stem cache answers)
-    page_a.click("button.kit-whole")
     _wait_status(page_a, "Separated the whole song")
-    assert "stem cache" in _status(page_a)
+    assert page_a.locator("button.kit-whole").is_enabled()
+    # the first mix: limiter on and said so, no clipping warning (it read "+0.4 dBFS ... will clip")
+    mixer_text = page_a.inner_text(".kit-mixer")
+    assert "limiter on" in mixer_text and "clip" not in mixer_text.replace("peaks may clip", ""), mixer_text
     vocals_on = page_a.locator(".kit-mixer button[title='play vocals']")  # the vocals' on/off switch
     vocals_on.click()  # vocals back in...
     page_a.wait_for_function("() => document.querySelector('.kit-mixer').innerText.includes('full mix')",
@@ -251,14 +253,13 @@ def test_two_visitors_at_once(visitors, shots, tmp_path):
     _shoot(page_b, shots / "b_390_separated.png")
     _shoot(page_b, shots / "b_390_mixer.png", ".kit-section-mix")
 
-    # A: download the backing track as MP3
-    page_a.click("button.kit-export")
-    link = page_a.wait_for_selector("a.kit-download-link", timeout=WORK_TIMEOUT_MS)
+    # A: download the backing track as MP3: one click
     _shoot(page_a, shots / "a_1280_separated.png")
-    _shoot(page_a, shots / "a_1280_download.png", ".kit-section-download")
     with page_a.expect_download(timeout=WORK_TIMEOUT_MS) as info:
-        link.click()
+        page_a.click(".kit-section-download .kit-download button")
     download = info.value
+    page_a.wait_for_selector(".kit-section-download .kit-download-note[data-kind='saved']", timeout=WORK_TIMEOUT_MS)
+    _shoot(page_a, shots / "a_1280_download.png", ".kit-section-download")
     assert download.suggested_filename == "Bundled song (ccMixter clip) (no vocals).mp3"
     saved = tmp_path / download.suggested_filename
     download.save_as(saved)
@@ -289,19 +290,20 @@ def test_two_visitors_at_once(visitors, shots, tmp_path):
     page_b.wait_for_selector(".kit-upload .kit-upload-message:has-text('up to 100 MB')", timeout=WORK_TIMEOUT_MS)
     assert "Big take" in page_b.inner_text(".kit-song-name")
 
-    # B: not audio -> a sentence in the error panel, and the app keeps working
+    # B: not audio -> a sentence beside the upload button, the song line cleared, the app keeps working
     notes = tmp_path / "notes.txt"
     notes.write_text("these are my lyrics, not a song\n" * 100)
     _upload(page_b, notes)
-    page_b.wait_for_selector(".kit-error:has-text('notes.txt')", timeout=WORK_TIMEOUT_MS)
-    error = page_b.inner_text(".kit-error")
+    page_b.wait_for_selector(".kit-upload-error:has-text('notes.txt')", timeout=WORK_TIMEOUT_MS)
+    error = page_b.inner_text(".kit-upload-error")
     assert "Traceback" not in error and "not a sound file" in error
-    _shoot(page_b, shots / "b_390_error.png")
+    assert not page_b.locator(".kit-error").is_visible()
+    assert "Big take" not in page_b.inner_text(".kit-song") and "none yet" in page_b.inner_text(".kit-song")
+    _shoot(page_b, shots / "b_390_error.png", ".kit-upload")
     assert page_b.locator("button.kit-preview").is_enabled()
 
     # each visitor saw only their own song
     assert "Bundled song" in page_a.inner_text(".kit-song-name")
-    assert "Big take" in page_b.inner_text(".kit-song-name")
     text_a, text_b = page_a.inner_text("body"), page_b.inner_text("body")
     assert "Long song" not in text_a and "Big take" not in text_a and "notes.txt" not in text_a
     assert "ccMixter clip) (no vocals" not in text_b
@@ -327,14 +329,25 @@ def test_a_singer_adds_their_voice(visitors, shots, tmp_path):
     page_a.wait_for_function("s => document.querySelector(s).innerText.includes('Take ready: My take.wav')",
                              arg=voice, timeout=WORK_TIMEOUT_MS)
     page_a.click(f"{voice} button:has-text('Mix my voice')")
-    page_a.wait_for_selector(f"{voice} a.kit-download-link", timeout=WORK_TIMEOUT_MS)
+    page_a.wait_for_selector(f"{voice} .kit-download button", timeout=WORK_TIMEOUT_MS)
     report = page_a.inner_text(voice)
     assert "48000 Hz; converted to 44100 Hz" in report  # the phone's rate, said in words
-    assert "80.0 ms late" in report  # the timing found, as the singer reads it
+    # plain sentences first, against the vocal the app separated; the numbers folded away
+    summary = page_a.inner_text(f"{voice} .kit-voice-summary")
+    assert summary.startswith("Your voice came in 80 ms late against the song's vocal (as kit separated it)")
+    assert "LUFS" not in summary and "dBTP" not in summary
+    assert "LUFS" not in report  # the accordion is closed
     assert "Traceback" not in report
+    # the "Mixing" bar is gone once the mix is done
+    assert page_a.locator(f"{voice} .kit-voice-progress").evaluate("e => getComputedStyle(e).visibility") == "hidden"
     _shoot(page_a, shots / "a_1280_voice.png", voice)
+    page_a.click(f"{voice} .kit-voice-numbers .lm-AccordionPanel-title, {voice} .kit-voice-numbers .p-Collapse-header,"
+                 f" {voice} .kit-voice-numbers .jupyter-widget-Collapse-header")
+    page_a.wait_for_function("s => document.querySelector(s).innerText.includes('LUFS')",
+                             arg=f"{voice} .kit-voice-numbers", timeout=WORK_TIMEOUT_MS)
+    _shoot(page_a, shots / "a_1280_voice_numbers.png", f"{voice} .kit-voice-numbers")
     with page_a.expect_download(timeout=WORK_TIMEOUT_MS) as info:
-        page_a.click(f"{voice} a.kit-download-link")
+        page_a.click(f"{voice} .kit-download button")
     download = info.value
     assert download.suggested_filename == "Bundled song (ccMixter clip) (my mix).mp3"
     saved = tmp_path / download.suggested_filename
@@ -342,6 +355,14 @@ def test_a_singer_adds_their_voice(visitors, shots, tmp_path):
     mix, mix_sr = kit.load(saved)
     assert mix_sr == sr and abs(mix.shape[1] - song.shape[1]) / sr < 0.05
     assert np.max(np.abs(mix)) < 1.0  # -1 dBTP output: no clipping
+    # WAV chosen: the voice mix downloads as WAV
+    page_a.click(".kit-section-download .widget-toggle-buttons button:has-text('WAV')")
+    with page_a.expect_download(timeout=WORK_TIMEOUT_MS) as info:
+        page_a.click(f"{voice} .kit-download button")
+    assert info.value.suggested_filename == "Bundled song (ccMixter clip) (my mix).wav"
+    wav = tmp_path / "mix.wav"
+    info.value.save_as(wav)
+    assert wav.read_bytes()[:4] == b"RIFF"
 
 
 def test_a_file_over_the_limit_is_refused_in_the_browser_before_sending(visitors, shots, tmp_path):
@@ -361,7 +382,7 @@ def test_a_file_over_the_limit_is_refused_in_the_browser_before_sending(visitors
         _shoot(page, shots / shot, ".kit-upload")
         assert _sent(page) - before < 10_000, "the refused file went to the kernel"
 
-        # the connection lives: a short song goes through, replaces the message, and previews
+        # the connection lives: a short song goes through, replaces the message, and is separated
         before = _sent(page)
         _upload(page, short)
         page.wait_for_function("() => document.querySelector('.kit-song-name').innerText.includes('Short song')",
@@ -369,8 +390,8 @@ def test_a_file_over_the_limit_is_refused_in_the_browser_before_sending(visitors
         assert _sent(page) - before > short.stat().st_size  # the counter sees uploads
         assert not page.locator(".kit-upload .kit-upload-message").is_visible()
         _choose_model(page, "center")
-        page.click("button.kit-preview")
-        _wait_status(page, "Separated the preview")
+        page.click("button.kit-whole")  # 12 s: shorter than a preview, so separated whole
+        _wait_status(page, "Separated the whole song")
 
 
 # --- the page and the server behind it: kernels end with their pages, a stopped app says so ---

@@ -11,6 +11,7 @@ no second FFmpeg run after the output gain) are checked against the slow way.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 
@@ -307,8 +308,12 @@ def test_silent_too_short_and_mismatched_rate_inputs_are_refused(song):
 
 
 def _shown(panel):
-    return " ".join(str(w.value) for w in panel.results.children if isinstance(w.value if hasattr(w, "value")
-                                                                               else None, str))
+    """Every text in the results, the numbers folded away in the accordion included."""
+    def texts(w):
+        yield from [w.value] if isinstance(getattr(w, "value", None), str) else []
+        for child in getattr(w, "children", ()):
+            yield from texts(child)
+    return " ".join(texts(panel.results))
 
 
 def _upload(panel, name, data):
@@ -323,7 +328,9 @@ def test_add_my_voice_mixes_an_uploaded_take(song, tmp_path):
 
     vocal, backing = song
     take = kit.save(tmp_path / "take.wav", kit.audio.resample(delay(vocal, 2205) * 0.2, SR, sr=48000), 48000)
-    panel = add_my_voice(backing, SR, reference_vocal=vocal, song_name="Test song", workdir=tmp_path)
+    panel = add_my_voice(backing, SR, reference_vocal=vocal, reference_name="the song's vocal (as kit separated it)",
+                         song_name="Test song", workdir=tmp_path)
+    assert "lines it up with the song's vocal (as kit separated it)" in html.unescape(panel.children[0].value)
     panel.button.click()  # nothing uploaded yet: a message, no mix
     assert panel.result is None and "No recording uploaded" in _shown(panel)
     _upload(panel, "take.wav", take.read_bytes())
@@ -335,8 +342,20 @@ def test_add_my_voice_mixes_an_uploaded_take(song, tmp_path):
     assert "reverb" not in report and panel.result["mix"].shape == backing.shape
     shown = _shown(panel)
     assert "48000 Hz" in shown and "Level balance" in shown
-    download = [w for w in panel.results.children if hasattr(w, "filename")]
-    assert [w.filename for w in download] == ["Test song (my mix).mp3"] and download[0].size_bytes > 10_000
+    name, data = panel.download.click()  # what one click in the browser saves
+    assert name == "Test song (my mix).mp3" and len(data) > 10_000
+    panel.format = "wav"  # the app's format choice: WAV stays WAV
+    name, data = panel.download.click()
+    assert name == "Test song (my mix).wav" and data[:4] == b"RIFF"
+    # the report leads with plain sentences; the engineer's numbers are one click away
+    summary = panel.result["summary"]
+    assert summary.startswith("Your voice came in 50 ms late against the song's vocal (as kit separated it)")
+    assert "quieter than the band; kit raised it by" in summary
+    assert not any(word in summary for word in ("LUFS", "LU ", "dBTP", "RT =", "paper"))
+    numbers = [w for w in panel.results.children if "kit-voice-numbers" in w._dom_classes]
+    assert len(numbers) == 1 and numbers[0].selected_index is None  # folded
+    assert "Give the original vocal" not in shown
+    assert panel.bar.layout.visibility == "hidden"  # the "Mixing" bar goes once the mix is done
 
 
 def test_add_my_voice_says_what_is_wrong_with_a_bad_upload(song, tmp_path):

@@ -16,3 +16,6 @@ def test_notebook_09_runs_as_a_lesson_and_shows_the_app(tmp_path):
     last = nb.cells[-1]
     assert "karaoke_maker(" in last.source
     assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in last.outputs)
+    # the limiter is on in the lesson, as in the app (issue 17): a first backing track must not clip
+    step3 = next(c.source for c in nb.cells if "make_backing_track(" in c.source)
+    assert "limit=True" in step3

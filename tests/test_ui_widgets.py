@@ -45,7 +45,8 @@ def test_mixer_renders_what_make_backing_track_makes(multitrack):
     assert isinstance(mixer, widgets.VBox) and isinstance(mixer, ui.StemMixer)
     mixer.observe_mix(lambda m: seen.append(m.describe()))
     assert mixer.sr == SR and mixer.describe() == "full mix"
-    assert np.allclose(mixer.render(), mix, atol=1e-6)
+    full = kit.make_backing_track(stems, keep=list(stems), sr=SR, limit=True)  # the limiter starts on
+    assert np.allclose(mixer.render(), full, atol=1e-6)
     assert mixer.figure.value[:4] == b"\x89PNG"
 
     before = mixer.player.value
@@ -53,8 +54,9 @@ def test_mixer_renders_what_make_backing_track_makes(multitrack):
     mixer._gain["drums"].value = -3.0
     s = mixer.settings
     assert s == {"gains_db": {"drums": -3.0, "bass": 0.0, "other": 0.0}, "dropped": ["vocals"],
-                 "semitones": 0.0, "limit": False}
+                 "semitones": 0.0, "limit": True}  # the limiter starts on
     expected = kit.make_backing_track(stems, drop=s["dropped"], gains_db=s["gains_db"])
+    assert np.max(np.abs(expected)) < 0.79  # 2 dB under full scale: the limiter leaves it alone
     assert np.array_equal(mixer.render(), expected)
     assert mixer.player.value != before
     # the player holds the rendered mix (to 16-bit rounding)
@@ -97,43 +99,47 @@ def test_mixer_solo_and_silence(multitrack):
 
 def test_mixer_clipping_note_and_limiter(multitrack):
     mix, stems = multitrack
-    mixer = ui.stem_mixer(stems, SR, show_plots=False, key_shift=False)
+    mixer = ui.stem_mixer(stems, SR, show_plots=False, key_shift=False, limit=False)
+    assert "limiter off" in mixer._limit.description and "limiter off" in mixer._status.value
     mixer._gain["drums"].value = 12.0
     assert np.max(np.abs(mixer.render())) > 1.0
     assert "above full scale" in mixer._note.value and "limiter" in mixer._note.value
     mixer._limit.value = True
     limited = mixer.render()
     assert np.max(np.abs(limited)) < 1.0 and mixer._note.value == ""
-    assert mixer.describe() == "full mix, drums +12 dB, limited"
+    assert "limiter on" in mixer._limit.description and "limiter on" in mixer._status.value
+    assert mixer.describe() == "full mix, drums +12 dB"  # a file name records the recipe, not the limiter
     s = mixer.settings
     assert np.allclose(limited, kit.make_backing_track(stems, keep=list(s["gains_db"]), gains_db=s["gains_db"],
                                                        sr=SR, limit=True), atol=1e-6)
 
 
-def test_mixer_key_shift_is_cached_and_minus_keeps_the_rest(multitrack):
+def test_mixer_key_shift_moves_the_one_mix_it_plays_and_minus_keeps_the_rest(multitrack):
     mix, stems = multitrack
     short = {k: v[:, : SR // 2] for k, v in stems.items() if k in ("vocals", "bass")}
     residue = 0.01 * np.ones_like(short["bass"])  # something the "model" put in no stem
     song = short["vocals"] + short["bass"] + residue
-    mixer = ui.stem_mixer(short, SR, mixture=song, show_plots=False)
+    mixer = ui.stem_mixer(short, SR, mixture=song, show_plots=False, limit=False)
     mixer._on["vocals"].value = False
     assert np.allclose(mixer.render(), short["bass"] + residue, atol=1e-6)  # method "minus"
     before = mixer.player.value
-    mixer._semitones.value = -2.0
+    mixer.set_key(-2.0)
     assert mixer.describe() == "no vocals, -2 st"
     assert mixer.player.value != before
-    shifted = mixer._shifted[-2.0]
-    expected = kit.make_backing_track(shifted[0], drop=["vocals"], method="minus", mixture=shifted[1])
-    assert np.array_equal(mixer.render(), expected)
-    assert np.allclose(shifted[0]["bass"], kit.shift_pitch(short["bass"], SR, semitones=-2.0), atol=1e-6)
-    # a gain change reuses the shifted stems instead of shifting again
-    mixer._shifted[-2.0][0]["bass"] = shifted[0]["bass"] * 0  # a marker: recomputation would undo it
-    mixer._gain["bass"].value = -6.0
+    # the song minus the vocal, shifted as one signal (not the song and the vocal shifted apart)
+    expected = kit.shift_pitch(song - short["vocals"], SR, semitones=-2.0)
+    np.testing.assert_allclose(mixer.render(), expected, atol=1e-6)
+    # switching the limiter reuses the shifted mix instead of shifting again
+    marker = mixer._unlimited[1]
+    marker *= 0.5  # recomputation would undo it
+    mixer._limit.value = True
+    assert np.array_equal(mixer.render(), marker)  # (quiet: the limiter leaves it alone)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", kit.KitWarning)  # "keeps only 0% of the song": the marker, on purpose
-        again = kit.make_backing_track(shifted[0], drop=["vocals"], gains_db={"bass": -6.0}, method="minus",
-                                       mixture=shifted[1])
-    assert np.array_equal(mixer.render(), again)
+        warnings.simplefilter("ignore", kit.KitWarning)
+        mixer._gain["bass"].value = -6.0  # a new mix: shifted again
+    # "minus" adds a kept stem's change of level: song - vocals + (g - 1) * bass, then the shift
+    again = kit.shift_pitch(song - short["vocals"] + (10 ** (-6 / 20) - 1) * short["bass"], SR, semitones=-2.0)
+    np.testing.assert_allclose(mixer._unlimited[1], again, atol=1e-4)  # float32 sums
 
 
 def test_mixer_bad_input(multitrack):

@@ -1,12 +1,13 @@
 """What the app says about the engine: the device in words, the models, a time estimate.
 
 No widgets here, only the words the karaoke maker shows, so they can be tested
-without a browser.
+without a browser. The device's own words come from :func:`kit.devices.describe_engine`
+(``kit.ui`` imports no torch).
 """
 
 from __future__ import annotations
 
-import os
+from ..devices import describe_engine
 
 __all__ = ["describe_engine", "list_model_choices", "estimate_seconds", "format_duration"]
 
@@ -15,38 +16,23 @@ __all__ = ["describe_engine", "list_model_choices", "estimate_seconds", "format_
 # REPET-SIM 3.7x; Demucs a guess); the CUDA ones were measured on an H200 through kit (unet
 # 1929x, a Demucs of the real size 87x). They only set the order of magnitude of an estimate:
 # after a preview the app uses the speed it measured on this machine.
+# unet on the CPU is set lower than its 19x: the app's kernel shares the cores (measured
+# through the app: 8 s of song per CPU-second, so 16x only with both cores to itself).
 _SPEED = {
-    "cpu": {"unet": 15.0, "center": 300.0, "hpss": 8.0, "repet": 3.5, "demucs": 1.0},
+    "cpu": {"unet": 10.0, "center": 300.0, "hpss": 8.0, "repet": 3.5, "demucs": 1.0},
     "mps": {"unet": 60.0, "center": 300.0, "hpss": 4.0, "repet": 4.0, "demucs": 6.0},
     "cuda": {"unet": 1000.0, "center": 300.0, "hpss": 4.0, "repet": 4.0, "demucs": 80.0},
 }
 # Demucs "bag" models run several networks one after the other
 _BAG_SIZE = {"htdemucs_ft": 4, "mdx": 4, "mdx_extra": 4, "mdx_q": 4, "mdx_extra_q": 4, "hdemucs_mmi": 1}
-_SETUP_S = {"cpu": 2.0, "mps": 4.0, "cuda": 4.0}  # loading the weights, first use
-
-
-def describe_engine(device: str) -> str:
-    """One line saying what was found and what will be used.
-
-    Examples
-    --------
-    >>> describe_engine("cpu").startswith("No GPU - using CPU")
-    True
-
-    See also
-    --------
-    kit.devices.pick_device, notebooks/09_karaoke_maker.ipynb
-    """
-    if device.startswith("cuda"):
-        import torch
-
-        idx = torch.device(device).index or 0
-        props = torch.cuda.get_device_properties(idx)
-        return f"GPU: {props.name}, {props.total_memory / 1e9:.0f} GB - using CUDA"
-    if device == "mps":
-        return "Apple GPU - using MPS"
-    cores = os.cpu_count() or 1
-    return f"No GPU - using CPU ({cores} cores)"
+# A network's first use: loading its weights, the first pass (oneDNN picks its kernels) and
+# writing the stem cache. Measured in the app for unet's first 20 s preview on the CPU: 5.6
+# CPU-seconds against 2.5 for the same preview once warm. With 2 s here the estimate before
+# the first preview read 3 s where the preview took about 8 s (issue 17). Classical methods
+# have no weights to load (centre: 0.3 s for 20 s, first time included).
+_SETUP_S = {"cpu": 5.0, "mps": 5.0, "cuda": 5.0}
+_CLASSICAL_SETUP_S = 0.5
+_CLASSICAL = ("center", "hpss", "repet")
 
 
 def list_model_choices(*, model_dir=None) -> tuple[list[tuple[str, str]], str, dict]:
@@ -101,7 +87,8 @@ def estimate_seconds(model: str, duration_s: float, *, device: str = "cpu",
     """
     if measured_speed:
         return duration_s / measured_speed
-    return _SETUP_S.get(device.split(":")[0], 2.0) + duration_s / _speed(model, device)
+    setup = _CLASSICAL_SETUP_S if model in _CLASSICAL else _SETUP_S.get(device.split(":")[0], 5.0)
+    return setup + duration_s / _speed(model, device)
 
 
 def format_duration(seconds: float) -> str:

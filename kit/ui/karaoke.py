@@ -2,8 +2,9 @@
 
 This is the widget behind ``notebooks/09_karaoke_maker.ipynb`` and ``kit app``.
 It holds no DSP: :func:`kit.load` decodes, :func:`kit.separate` separates (and
-caches), :func:`kit.ui.stem_mixer` mixes, :func:`kit.ui.download.make_download`
-encodes. Work happens in the click handlers, with a progress bar and the buttons
+caches), :func:`kit.ui.stem_mixer` mixes (the limiter on at first), and a
+:class:`kit.ui.download.DownloadButton` encodes the mix and saves it in one click.
+Work happens in the click handlers, with a progress bar and the buttons
 disabled, and every failure is shown as one sentence in the error panel.
 """
 
@@ -17,6 +18,7 @@ from pathlib import Path
 import ipywidgets as widgets
 import numpy as np
 
+from .download import DownloadButton, encode_audio
 from .engine_panel import describe_engine, estimate_seconds, format_duration, list_model_choices
 from .player import make_figure, make_image, render_figure
 from .progress import make_progress_bar
@@ -70,10 +72,10 @@ class KaraokeMaker(widgets.VBox):
     """The karaoke maker app (an ``ipywidgets.VBox``); make it with :func:`karaoke_maker`.
 
     For scripts and tests it carries its parts: ``source``, ``upload``, ``link``,
-    ``start_slider``, ``model``, ``preview_button``, ``whole_button``, ``error``,
-    ``status``, ``mixer`` (a :class:`kit.ui.StemMixer` once separated), ``format``,
-    ``export_button``, ``download``; and its state: ``song_name``, ``y``, ``sr``,
-    ``stems_range`` (seconds the current stems cover).
+    ``upload_error``, ``start_slider``, ``model``, ``preview_button``, ``whole_button``,
+    ``error``, ``status``, ``mixer`` (a :class:`kit.ui.StemMixer` once separated),
+    ``format``, ``download_button`` (its ``click()`` returns ``(filename, data)``); and
+    its state: ``song_name``, ``y``, ``sr``, ``stems_range`` (seconds the current stems cover).
     """
 
     def __init__(self, *, song=None, model: str = "auto", preview_s: float = 20.0, device: str = "auto",
@@ -100,6 +102,9 @@ class KaraokeMaker(widgets.VBox):
         self.upload = UploadButton(accept=".mp3,.wav,.flac,.m4a,.ogg,.oga,.opus,.aac,.aif,.aiff,audio/*",
                                    description="Choose a file", layout=widgets.Layout(width="auto"))
         self.upload.add_class("kit-upload")
+        # a file that cannot be read is said here, beside the button that chose it
+        self.upload_error = widgets.HTML(layout=widgets.Layout(display="none", width="auto"))
+        self.upload_error.add_class("kit-upload-error")
         upload_note = widgets.HTML(f"<span style='color:#555'>MP3, WAV, FLAC, M4A, OGG... up to "
                                    f"<b>{UPLOAD_LIMIT_MB} MB</b>. The file stays on this computer.</span>")
         self.link = widgets.Text(placeholder="https://... (a page or a direct link to a song)",
@@ -110,7 +115,7 @@ class KaraokeMaker(widgets.VBox):
         self._source_panels = {
             _SOURCES[0]: widgets.HTML("<span style='color:#555'>A 10.9 s song clip that comes with the kit "
                                       "(from ccMixter), so the app works offline straight away.</span>"),
-            _SOURCES[1]: widgets.VBox([self.upload, upload_note]),
+            _SOURCES[1]: widgets.VBox([self.upload, self.upload_error, upload_note]),
             _SOURCES[2]: widgets.VBox([widgets.HBox([self.link, self.fetch_button],
                                                     layout=widgets.Layout(flex_flow="row wrap")), link_note]),
         }
@@ -159,10 +164,10 @@ class KaraokeMaker(widgets.VBox):
         self.mixer_box.add_class("kit-mixer")
         self.format = widgets.ToggleButtons(options=[("MP3", "mp3"), ("WAV", "wav")], value="mp3",
                                             style={"button_width": "70px"})
-        self.export_button = widgets.Button(description="Make the download", icon="file-audio-o",
-                                            disabled=True, layout=widgets.Layout(width="auto"))
-        self.export_button.add_class("kit-export")
-        self.download = widgets.VBox(layout=_FULL)
+        # one click: the button makes the file from the mix as it is now and the browser saves it
+        self.download_button = DownloadButton(self._make_download_file, description="Download the backing track",
+                                              disabled=True)
+        self.download_button.add_class("kit-download")
         self.download_note = widgets.HTML()
         self.voice_box = widgets.VBox([widgets.HTML("<span style='color:#555'>Make a backing track first.</span>")],
                                       layout=_FULL)
@@ -181,9 +186,9 @@ class KaraokeMaker(widgets.VBox):
                      self.busy, self.status, self.error, css="kit-section-separate"),
             _section("4. Mix", self.mixer_box, css="kit-section-mix"),
             _section("5. Download the backing track",
-                     widgets.HBox([self.format, self.export_button],
+                     widgets.HBox([self.format, self.download_button],
                                   layout=widgets.Layout(flex_flow="row wrap", align_items="center")),
-                     self.download_note, self.download, css="kit-section-download"),
+                     self.download_note, css="kit-section-download"),
         ]
         if _voice_widget() is not None:
             sections.append(_section("6. Add my voice", self.voice_box, css="kit-section-voice"))
@@ -198,7 +203,6 @@ class KaraokeMaker(widgets.VBox):
         self.model.observe(self._on_model, names="value")
         self.preview_button.on_click(self._on_preview)
         self.whole_button.on_click(self._on_whole)
-        self.export_button.on_click(self._on_export)
         self.format.observe(self._on_format, names="value")
 
         self._guard(self._load_song, song, doing="loading the song")
@@ -234,7 +238,7 @@ class KaraokeMaker(widgets.VBox):
         for w in (self.preview_button, self.whole_button, self.source, self.upload, self.fetch_button,
                   self.model):
             w.disabled = busy
-        self.export_button.disabled = busy or self.mixer is None
+        self.download_button.disabled = busy or self.mixer is None
         if not busy:
             self.busy.children = ()
 
@@ -267,13 +271,13 @@ class KaraokeMaker(widgets.VBox):
         self.mixer = None
         self.mixer_box.children = (widgets.HTML("<span style='color:#555'>Separate the song (or a preview) to "
                                                 "mix its stems here.</span>"),)
-        self.download.children = ()
         self.download_note.value = ""
-        self.export_button.disabled = True
+        self.download_button.disabled = True
+        self._show_upload_error(None)
         channels = {1: "mono", 2: "stereo"}.get(y.shape[0], f"{y.shape[0]} channels")
         self.song_info.value = (f"<b>Song:</b> <span class='kit-song-name'>{html.escape(name)}</span> - "
-                                f"<span class='kit-song-duration'>{format_duration(self.duration_s)}</span>"
-                                f" ({self.duration_s:.1f} s, {channels}, {sr / 1000:g} kHz)")
+                                f"<span class='kit-song-duration'>{_length(self.duration_s)}</span>"
+                                f" ({channels}, {sr / 1000:g} kHz)")
         span = max(0.0, self.duration_s - self.preview_s)
         with self.start_slider.hold_trait_notifications():
             self.start_slider.value = 0.0
@@ -282,26 +286,63 @@ class KaraokeMaker(widgets.VBox):
         # a clip shorter than the preview has nothing to choose: say so instead of a dead slider
         self.start_slider.layout.display = "flex" if span > 0 else "none"
         self.start_slider.description = "Preview from (s)"
+        # a song no longer than a preview has one way to separate it: the whole song
+        self.preview_button.layout.display = "none" if self._preview_is_whole() else ""
         self.status.value = ""
         self._draw_waveform()
         self._update_estimate()
+
+    def _preview_is_whole(self) -> bool:
+        return self.duration_s <= self.preview_s + 0.05
+
+    def _clear_song(self) -> None:
+        """No song chosen (a failed upload): nothing left on the page names the previous one."""
+        self.y, self.sr, self.song_name = None, None, None
+        self.stems, self.stems_range, self._whole = None, None, None
+        self.mixer = None
+        self.mixer_box.children = (widgets.HTML("<span style='color:#555'>Separate the song (or a preview) to "
+                                                "mix its stems here.</span>"),)
+        self.download_note.value = ""
+        self.download_button.disabled = True
+        self.song_info.value = "<b>Song:</b> <span class='kit-song-name' style='color:#555'>none yet</span>"
+        self.waveform.layout.display = "none"
+        self.start_slider.layout.display = "none"
+        self.preview_button.layout.display = ""
+        self.status.value = ""
+        if self.voice is not None:
+            self.voice = None
+            self.voice_box.children = (widgets.HTML("<span style='color:#555'>Make a backing track first.</span>"),)
+        self._update_estimate()
+
+    def _show_upload_error(self, message: str | None) -> None:
+        if not message:
+            self.upload_error.value, self.upload_error.layout.display = "", "none"
+            return
+        self.upload_error.value = (f"<div style='box-sizing:border-box;border:1px solid #c62828;background:#ffebee;"
+                                   f"color:#b71c1c;padding:8px 12px;border-radius:4px;white-space:normal;"
+                                   f"margin-top:4px'><b>Problem:</b> {html.escape(message)}</div>")
+        self.upload_error.layout.display = "block"
 
     def _on_upload_refused(self, change) -> None:
         # the button says why under itself; an older problem down in the error panel would mislead
         if change["new"]:
             self.show_error(None)
+            self._show_upload_error(None)
 
     def _on_upload(self, change) -> None:
         if not change["new"]:
             return
         self._set_busy(True)
+        self.show_error(None)
+        self._show_upload_error(None)
         self.status.value = "Reading the uploaded file..."
         try:
-            def read():
-                filename, data = read_upload(self.upload)
-                y, sr = load_uploaded(filename, data, workdir=self.workdir)
-                self._set_song(y, sr, name=Path(filename).stem)
-            self._guard(read, doing="reading the uploaded file")
+            filename, data = read_upload(self.upload)
+            y, sr = load_uploaded(filename, data, workdir=self.workdir)
+            self._set_song(y, sr, name=Path(filename).stem)
+        except Exception as exc:  # said beside the upload button; the previous song is gone from the page
+            self._clear_song()
+            self._show_upload_error(describe_failure(exc, doing="reading the uploaded file"))
         finally:
             # forget the bytes (the song is decoded); the same file may be chosen again
             self.upload.value = ()
@@ -331,14 +372,15 @@ class KaraokeMaker(widgets.VBox):
 
         fig = make_figure((9.0, 2.2))
         ax = fig.subplots()
-        short = self.duration_s <= self.preview_s
-        title = f"{self.song_name}: " + ("shorter than a preview, so the preview is the whole clip" if short
+        title = f"{self.song_name}: " + ("short enough to separate whole at once" if self._preview_is_whole()
                                          else "the preview excerpt is shaded; move it with the slider")
         plot_waveform(self.y, self.sr, ax=ax, title=title)
         start, end = self._excerpt_range()
-        ax.axvspan(start, end, color="#ffa726", alpha=0.3, label="preview")
+        if not self._preview_is_whole():
+            ax.axvspan(start, end, color="#ffa726", alpha=0.3, label="preview")
         ax.set_xlim(0.0, self.duration_s)
         self.waveform.value = render_figure(fig)
+        self.waveform.layout.display = ""
 
     def _on_start(self, _change) -> None:
         if self.y is not None:
@@ -359,15 +401,16 @@ class KaraokeMaker(widgets.VBox):
     def _update_estimate(self) -> None:
         if self.y is None:
             self.estimate.value = ""
+            self.preview_button.description = "Preview"
             return
         name, dev = self.model.value, self.device
         measured = self._speed.get((name, dev))
         start, end = self._excerpt_range()
         preview = estimate_seconds(name, end - start, device=dev, measured_speed=measured)
         whole = estimate_seconds(name, self.duration_s, device=dev, measured_speed=measured)
-        how = "measured here" if measured else "a rough guess until the preview has run"
-        self.estimate.value = (f"<b>Time on {dev.upper()}:</b> about {format_duration(preview)} for the preview, "
-                               f"{format_duration(whole)} for the whole song "
+        how = "measured here" if measured else "a rough guess until a first separation has run"
+        what = ("" if self._preview_is_whole() else f"{_about(preview)} for the preview, ")
+        self.estimate.value = (f"<b>Time on {dev.upper()}:</b> {what}{_about(whole)} for the whole song "
                                f"<span style='color:#555'>({how})</span>")
         self.preview_button.description = f"Preview {format_duration(end - start)}"
 
@@ -455,7 +498,7 @@ class KaraokeMaker(widgets.VBox):
         if "vocals" in self.mixer.stems:
             self.mixer.set_stem("vocals", on=False)  # a karaoke maker starts without the singer
         self._on_mix(self.mixer)
-        self.export_button.disabled = False
+        self.download_button.disabled = False
 
     def _track_name(self) -> str:
         extra = "" if self.stems_range == (0.0, self.duration_s) else ", preview"
@@ -463,35 +506,28 @@ class KaraokeMaker(widgets.VBox):
         return "".join(c for c in name if c not in '/\\:*?"<>|')
 
     def _on_mix(self, _mixer) -> None:
-        # the download shows the mix it was made from: an older one would surprise
-        self.download.children = ()
-        self.download_note.value = (f"<span style='color:#555'>Will be saved as "
-                                    f"<b>{html.escape(self._track_name())}.{self.format.value}</b></span>")
+        self._say_download_name()
         self._update_voice()
+
+    def _say_download_name(self) -> None:
+        self.download_note.value = (f"<span style='color:#555'>Saves as "
+                                    f"<b>{html.escape(self._track_name())}.{self.format.value}</b></span>")
 
     def _on_format(self, _change) -> None:
         if self.mixer is not None:
-            self._on_mix(self.mixer)
+            self._say_download_name()
+        if self.voice is not None:
+            self.voice.format = self.format.value  # "Add my voice" saves in the same format
 
-    def _on_export(self, _button) -> None:
-        from .download import make_download
+    def _make_download_file(self) -> tuple[str, bytes]:
+        """The backing track as it sounds now, encoded in the chosen format (the download button's click)."""
+        from ..errors import OptionError
 
         if self.mixer is None:
-            return
-        self._set_busy(True)
-        bar, progress = make_progress_bar("Encoding")
-        self.busy.children = (bar,)
-        try:
-            def export():
-                progress(0.1)
-                y = self.mixer.render()
-                widget = make_download(y, self.sr, f"{self._track_name()}.{self.format.value}",
-                                       format=self.format.value, workdir=self.workdir)
-                progress(1.0)
-                self.download.children = (widget,)
-            self._guard(export, doing="making the download")
-        finally:
-            self._set_busy(False)
+            raise OptionError("Separate the song first (section 3); then the backing track can be saved.")
+        fmt = self.format.value
+        return f"{self._track_name()}.{fmt}", encode_audio(self.mixer.render(), self.sr, format=fmt,
+                                                           workdir=self.workdir)
 
     def _update_voice(self) -> None:
         add_my_voice = _voice_widget()
@@ -503,8 +539,20 @@ class KaraokeMaker(widgets.VBox):
             return
         reference = self.stems.get("vocals") if self.stems else None
         self.voice = add_my_voice(self.mixer.render(), self.sr, reference_vocal=reference,
-                                  song_name=self.song_name, workdir=self.workdir)
+                                  reference_name="the song's vocal (as kit separated it)",
+                                  song_name=self.song_name, workdir=self.workdir, format=self.format.value)
         self.voice_box.children = (self.voice,)
+
+
+def _about(seconds: float) -> str:
+    """An estimate in words: ``"about 12 s"``, ``"under a second"`` (never "about under a second")."""
+    words = format_duration(seconds)
+    return words if words.startswith("under") else f"about {words}"
+
+
+def _length(seconds: float) -> str:
+    """A song's length in one form: ``20.0 -> "20.0 s"``, ``300.0 -> "5:00"``."""
+    return f"{seconds:.1f} s" if seconds < 60.0 else format_duration(seconds)
 
 
 def _clock(seconds: float) -> str:

@@ -1,9 +1,11 @@
 """A stem mixer widget: switch stems on and off, solo them, set gains, shift the key, hear the result.
 
-All the sound is made by kit functions: :func:`kit.make_backing_track` mixes,
-:func:`kit.pitch.shift_pitch` changes the key, :func:`kit.mix.apply_limiter`
-(through ``make_backing_track(limit=True)``) holds the peaks. The widget only
-keeps the settings and shows what they give.
+All the sound is made by kit functions: :func:`kit.make_backing_track` mixes and
+changes the key of the finished mix (:func:`kit.pitch.shift_pitch` on the one
+signal that is played: two shifted signals meant to cancel, such as the song and
+its vocal, would not), :func:`kit.mix.apply_limiter` holds the peaks (on at
+first: a song's own peaks plus a stem's gain easily pass full scale). The widget
+only keeps the settings and shows what they give.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ __all__ = ["StemMixer", "stem_mixer"]
 
 _GAIN_MIN_DB, _GAIN_MAX_DB = -24.0, 12.0
 _SEMITONES = 12.0
+# FFmpeg's limiter colours even a quiet mix a little (1 % at -40 dBFS, measured), so the mixer
+# runs it only when the samples come within 2 dB of full scale: 1 dB under the -1 dBTP ceiling
+# leaves room for peaks between samples.
+_LIMIT_ABOVE = 10 ** (-2.0 / 20)
 
 
 def _fmt_db(value: float) -> str:
@@ -33,19 +39,21 @@ class StemMixer(widgets.VBox):
 
     ``settings``
         ``dict(gains_db={stem: dB}, dropped=[...], semitones=float, limit=bool)``;
-        ``gains_db`` lists the stems that play.
+        ``gains_db`` lists the stems that play; the limiter starts on.
     ``render()``
         The current mix, ``(channels, samples)`` float32: what the player plays.
     ``describe()``
         Short text for a file name, e.g. ``"no vocals, -1 st"``.
     ``observe_mix(callback)``
         ``callback(mixer)`` runs after every re-render.
+    ``set_stem(name, on=, solo=, gain_db=)``, ``set_key(semitones)``
+        Move the controls as a listener would.
     ``sr``
         Sample rate in Hz.
     """
 
     def __init__(self, stems: dict, sr: int, *, mixture=None, title=None, show_plots=True,
-                 key_shift=True, limiter=True):
+                 key_shift=True, limiter=True, limit=True):
         from ..audio import check_audio
         from ..errors import OptionError
 
@@ -61,7 +69,7 @@ class StemMixer(widgets.VBox):
                               " pass the song the stems came from.")
         self.sr = int(sr)
         self._callbacks = []
-        self._shifted = {}  # semitones -> shifted sources; only the latest shift is kept
+        self._unlimited = None  # (gains and key, the mix before the limiter): a key shift takes seconds
         self._current = None  # (settings key, rendered mix)
 
         row_layout = widgets.Layout(align_items="center")
@@ -89,8 +97,8 @@ class StemMixer(widgets.VBox):
         self._semitones.observe(self._on_control, names="value")
         if key_shift:
             extras.append(self._semitones)
-        self._limit = widgets.Checkbox(value=False, description="limiter (peaks below -1 dBFS)",
-                                       indent=False)
+        on = bool(limit and limiter)  # a limiter not offered is off: nothing hidden changes the sound
+        self._limit = widgets.Checkbox(value=on, description=_limiter_words(on), indent=False)
         self._limit.observe(self._on_control, names="value")
         self._has_limiter = bool(limiter)
         if limiter:
@@ -149,8 +157,6 @@ class StemMixer(widgets.VBox):
         parts += [f"{n} {_fmt_db(g)} dB" for n, g in s["gains_db"].items() if g != 0.0]
         if s["semitones"]:
             parts.append(f"{_fmt_db(s['semitones'])} st")
-        if s["limit"]:
-            parts.append("limited")
         return ", ".join(parts)
 
     def observe_mix(self, callback) -> None:
@@ -176,31 +182,47 @@ class StemMixer(widgets.VBox):
         if gain_db is not None:
             self._gain[name].value = float(gain_db)
 
+    def set_key(self, semitones: float) -> None:
+        """Move the key slider as a listener would (the mix re-renders in the new key).
+
+        Examples
+        --------
+        >>> mixer.set_key(-1)  # doctest: +SKIP
+        """
+        from ..pitch import check_semitones
+
+        self._semitones.value = check_semitones(semitones)
+
     # --- sound -----------------------------------------------------------------
 
-    def _sources(self, semitones: float) -> tuple[dict, np.ndarray | None]:
-        """Stems (and mixture) in the chosen key; a shift is computed once per value."""
-        if semitones == 0.0:
-            return self._stems, self._mixture
-        if semitones not in self._shifted:
-            from ..pitch import shift_pitch
-            from .progress import make_progress_bar
+    def _mix_in_key(self, s: dict) -> np.ndarray:
+        """The mix of ``settings`` ``s`` in its key, before the limiter; the latest one is kept."""
+        key = (tuple(sorted(s["gains_db"].items())), s["semitones"])
+        if self._unlimited is not None and self._unlimited[0] == key:
+            return self._unlimited[1]
+        from ..errors import KitWarning
+        from ..mix import make_backing_track
+        from .progress import make_progress_bar
 
-            self._shifted.clear()  # a song's stems are large: keep one shifted copy at most
-            bar, progress = make_progress_bar(f"Key {_fmt_db(semitones)} st")
-            self._busy.children = (bar,)
+        if not s["gains_db"]:
+            y = np.zeros_like(next(iter(self._stems.values())))
+        else:
+            progress = None
+            if s["semitones"]:
+                bar, progress = make_progress_bar(f"Key {_fmt_db(s['semitones'])} st")
+                self._busy.children = (bar,)
             try:
-                names = list(self._stems) + (["__mixture__"] if self._mixture is not None else [])
-                shifted = {}
-                for i, name in enumerate(names):
-                    y = self._mixture if name == "__mixture__" else self._stems[name]
-                    shifted[name] = shift_pitch(y, self.sr, semitones=semitones)
-                    progress((i + 1) / len(names))
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", KitWarning)  # the widget says it in words instead
+                    # the key shift is applied to the finished mix, inside make_backing_track
+                    y = make_backing_track(self._stems, keep=list(s["gains_db"]), gains_db=s["gains_db"],
+                                           method="sum" if self._mixture is None else "minus",
+                                           mixture=self._mixture, sr=self.sr, semitones=s["semitones"],
+                                           progress=progress)
             finally:
                 self._busy.children = ()
-            mixture = shifted.pop("__mixture__", None)
-            self._shifted[semitones] = (shifted, mixture)
-        return self._shifted[semitones]
+        self._unlimited = (key, y)
+        return y
 
     def _key(self) -> tuple:
         s = self.settings
@@ -209,27 +231,21 @@ class StemMixer(widgets.VBox):
     def render(self) -> np.ndarray:
         """The current mix, ``(channels, samples)`` float32, exactly what the player plays.
 
-        Made by :func:`kit.make_backing_track` from the stems (in the chosen
-        key) with the kept stems' gains, ``method="minus"`` when the widget
-        was given the mixture, and the limiter when it is on. Silence when
+        Made by :func:`kit.make_backing_track` from the stems with the kept
+        stems' gains (``method="minus"`` when the widget was given the mixture),
+        then shifted as one signal into the chosen key, then limited when the
+        limiter is on and the mix comes within 2 dB of full scale. Silence when
         every stem is off.
         """
         key = self._key()
         if self._current is not None and self._current[0] == key:
             return self._current[1].copy()
-        from ..errors import KitWarning
-        from ..mix import make_backing_track
+        from ..mix import apply_limiter
 
         s = self.settings
-        stems, mixture = self._sources(s["semitones"])
-        if not s["gains_db"]:
-            y = np.zeros_like(next(iter(stems.values())))
-        else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", KitWarning)  # the widget says it in words instead
-                y = make_backing_track(stems, keep=list(s["gains_db"]), gains_db=s["gains_db"],
-                                       method="sum" if mixture is None else "minus", mixture=mixture,
-                                       sr=self.sr, limit=s["limit"])
+        y = self._mix_in_key(s)
+        if s["limit"] and np.max(np.abs(y), initial=0.0) > _LIMIT_ABOVE:
+            y = apply_limiter(y, self.sr)
         self._current = (key, y)
         return y.copy()
 
@@ -248,7 +264,8 @@ class StemMixer(widgets.VBox):
         update_player(self.player, y, self.sr)
         peak = float(np.max(np.abs(y))) if y.size else 0.0
         peak_db = 20 * math.log10(peak) if peak > 0 else -math.inf
-        self._status.value = f"<b>Playing:</b> {self.describe()} &nbsp; <span style='color:#555'>" \
+        limiter = (" - limiter on" if self._limit.value else " - limiter off") if self._has_limiter else ""
+        self._status.value = f"<b>Playing:</b> {self.describe()}{limiter} &nbsp; <span style='color:#555'>" \
                              f"(peak {peak_db:+.1f} dBFS)</span>"
         if peak > 1.0:
             advice = "switch on the limiter or turn a stem down" if self._has_limiter else "turn a stem down"
@@ -265,15 +282,18 @@ class StemMixer(widgets.VBox):
 
     def _show_switches(self) -> None:
         """Say on the buttons what is heard: muted stems read "off", soloed ones light up."""
+        self._limit.description = _limiter_words(self._limit.value)
         for name in self._stems:
             on, solo = self._on[name], self._solo[name]
             on.description, on.icon = ("on", "volume-up") if on.value else ("off", "volume-off")
             solo.button_style = "warning" if solo.value else ""
 
+def _limiter_words(on: bool) -> str:
+    return "limiter on (holds peaks below -1 dBFS)" if on else "limiter off (peaks may clip)"
 
 
 def stem_mixer(stems: dict, sr: int, *, mixture=None, title=None, show_plots: bool = True,
-               key_shift: bool = True, limiter: bool = True):
+               key_shift: bool = True, limiter: bool = True, limit: bool = True):
     """A mixer for separated stems: on/off, solo and gain per stem, key shift, limiter, one player.
 
     Parameters
@@ -289,10 +309,13 @@ def stem_mixer(stems: dict, sr: int, *, mixture=None, title=None, show_plots: bo
     show_plots : bool
         Show the stems' waveforms (:func:`kit.plot.plot_stems`).
     key_shift : bool
-        Offer a key slider in semitones (:func:`kit.pitch.shift_pitch`; a few
-        seconds per stem on a long song, computed once per value).
+        Offer a key slider in semitones (:func:`kit.pitch.shift_pitch` on the
+        finished mix; a few seconds on a long song).
     limiter : bool
         Offer the limiter switch (:func:`kit.mix.apply_limiter`, peaks below -1 dBFS).
+    limit : bool
+        Start with the limiter on (the default): a mix of unchanged stems can
+        still pass full scale, and a first result that clips would mislead.
 
     Solo wins over on/off: while any stem is soloed, exactly the soloed stems play.
 
@@ -317,4 +340,4 @@ def stem_mixer(stems: dict, sr: int, *, mixture=None, title=None, show_plots: bo
     kit.make_backing_track, notebooks/09_karaoke_maker.ipynb
     """
     return StemMixer(stems, sr, mixture=mixture, title=title, show_plots=show_plots, key_shift=key_shift,
-               limiter=limiter)
+                     limiter=limiter, limit=limit)

@@ -1,7 +1,9 @@
 """The audio player every kit widget uses: an ``ipywidgets.Audio`` holding encoded bytes.
 
 One kind of player for all widgets, so they behave alike in Jupyter, Voila and
-Colab, and a test can see that a new sound arrived (the bytes changed). Levels
+Colab, and a test can see that a new sound arrived (the bytes changed). WAV bytes
+come from :func:`kit.audio.encode_wav`, MP3 from FFmpeg: this module imports no
+audio library itself. Levels
 are honest: nothing is normalised, so a quiet stem plays quietly; samples beyond
 full scale are clipped as any player would clip them.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["encode_wav16", "encode_for_player", "make_player", "update_player", "make_figure", "make_image",
+__all__ = ["encode_for_player", "make_player", "update_player", "make_figure", "make_image",
            "render_figure", "replay_player", "label_row", "FIGURE_DPI", "PLAYER_WAV_MAX_S"]
 
 FIGURE_DPI = 100  # a 9-inch figure is 900 px: fits a laptop page, text at a readable size
@@ -20,24 +22,6 @@ FIGURE_DPI = 100  # a 9-inch figure is 900 px: fits a laptop page, text at a rea
 # the kernel websocket (Voila's default message limit is about 10 MB).
 PLAYER_WAV_MAX_S = 30.0
 _MP3_KBPS = 160
-
-
-def encode_wav16(y, sr: int) -> bytes:
-    """16-bit PCM WAV bytes of ``y`` (clipped to full scale): what browsers, phones and players open.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> encode_wav16(np.zeros((2, 4410), np.float32), 44100)[:4]
-    b'RIFF'
-    """
-    import io
-
-    import soundfile as sf
-
-    buf = io.BytesIO()
-    sf.write(buf, np.clip(np.asarray(y, dtype=np.float32), -1.0, 1.0).T, int(sr), format="WAV", subtype="PCM_16")
-    return buf.getvalue()
 
 
 def encode_for_player(y, sr: int) -> tuple[bytes, str]:
@@ -61,12 +45,12 @@ def encode_for_player(y, sr: int) -> tuple[bytes, str]:
     >>> fmt, data[:4]
     ('wav', b'RIFF')
     """
-    from ..audio import check_audio
+    from ..audio import check_audio, encode_wav
 
     y = check_audio(np.asarray(y, dtype=np.float32), what="The audio to play")
     y = np.clip(y, -1.0, 1.0)
     if y.shape[1] <= PLAYER_WAV_MAX_S * sr:
-        return encode_wav16(y, sr), "wav"
+        return encode_wav(y, sr), "wav"
     from ..ffmpeg import run_ffmpeg
 
     data = np.ascontiguousarray(y.T, dtype="<f4")

@@ -72,9 +72,9 @@ class SongWorker:
     """A Ray actor: the model, loaded once, and the songs it is handed."""
 
     def __init__(self, job: BatchJob, threads: int):
-        from .separators.registry import get_separator
-
         import torch
+
+        from .separators.registry import get_separator
 
         # Ray gives the worker `threads` cores; torch would otherwise take every core of the node
         torch.set_num_threads(max(1, int(threads)))

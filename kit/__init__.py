@@ -32,6 +32,7 @@ _EXPORTS = {
     "track_pitch": "kit.pitch_tracking",
     "extract_melody": "kit.melody",
     "score_singing": "kit.singing",
+    "batch": "kit.batch",
 }
 _SUBMODULES = {
     "audio", "errors", "ffmpeg", "examples", "devices", "spectral", "masks", "separators",
@@ -59,4 +60,5 @@ def __dir__():
 # `kit.evaluate` names both a module and its main function. Binding the function at
 # import time means a later `import kit.evaluate` cannot shadow it (evaluate.py is light).
 from .automix import automix  # noqa: E402, F401  (same clash as evaluate; automix.py is light too)
+from .batch import batch  # noqa: E402, F401  (same clash; batch.py imports nothing heavy)
 from .evaluate import evaluate  # noqa: E402, F401

@@ -9,7 +9,7 @@ them). What makes it a batch rather than a loop:
   empty, truncated) is reported at once, anything else (out of memory, a worker
   killed) is tried once more, then reported with its one-line reason;
 * every file is written atomically, and a song counts as done only when a small
-  receipt (``.kit-batch.json``) is written after its last file. Running the same
+  receipt (``.batch-receipt.json``) is written after its last file. Running the same
   command again skips the songs whose receipt matches the song's bytes and the
   settings, so an interrupted batch resumes where it stopped;
 * ``OUT/batch_report.json`` lists what was done, skipped and failed.
@@ -40,7 +40,7 @@ from .progress import Progress, report
 __all__ = ["BatchJob", "find_songs", "plan_songs", "run_song", "batch", "REPORT_NAME", "RECEIPT_NAME"]
 
 REPORT_NAME = "batch_report.json"
-RECEIPT_NAME = ".kit-batch.json"
+RECEIPT_NAME = ".batch-receipt.json"
 _RECEIPT_FORMAT = 1
 
 

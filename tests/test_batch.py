@@ -62,7 +62,7 @@ def test_batch_separates_good_songs_lists_bad_ones_and_resumes(song_folder, tmp_
     assert sorted(proc.stdout.splitlines()) == sorted(str(out / name) for name in GOOD)
     for name in GOOD:
         files = sorted(p.name for p in (out / name).iterdir())
-        assert files == [".kit-batch.json", "accompaniment.wav", "no vocals.wav", "vocals.wav"]
+        assert files == [".batch-receipt.json", "accompaniment.wav", "no vocals.wav", "vocals.wav"]
     assert not list(out.rglob("*.partial*"))
 
     # the same stems as `kit separate`, computed afresh

@@ -21,8 +21,8 @@ from .errors import KitError
 __all__ = ["main", "build_parser", "KitArgumentParser"]
 
 # Shown first in --help, in this order; any other command module follows.
-_ORDER = ("separate", "backing", "batch", "automix", "score", "evaluate", "train", "examples", "fetch", "models", "cache",
-          "doctor", "app")
+_ORDER = ("separate", "backing", "batch", "automix", "score", "evaluate", "train", "examples", "fetch", "models",
+          "cache", "doctor", "app")
 
 
 def _command_modules():

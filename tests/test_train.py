@@ -9,7 +9,6 @@ from kit.errors import InputFileError, ModelUnavailableError, OptionError
 from kit.separators.tiny_unet import TinyUNet, TrainedUNet
 from kit.train import FIRST_TRAINING_SEED, make_batch, make_training_song, make_validation_songs, train_unet
 
-
 SMALL = dict(song_s=2.0, patch_s=0.5, n_validation=1, batch_size=4, width=8, depth=4, threads=1)
 
 

@@ -76,7 +76,7 @@ def run(args) -> int:
         say_replaced([path])
     history = model.history
     say(f"{history['steps']} steps on {history['songs']} songs; vocals SDR on unseen songs "
-        f"{history['best_val_sdr_db']:.2f} dB (untrained: {history['val_sdr_db'][0]:.2f} dB; museval v4). Use it: kit separate SONG --model tiny-unet "
-        f"--weights {path}")
+        f"{history['best_val_sdr_db']:.2f} dB (untrained: {history['val_sdr_db'][0]:.2f} dB; museval v4). "
+        f"Use it: kit separate SONG --model tiny-unet --weights {path}")
     print(str(path))
     return 0

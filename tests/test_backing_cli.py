@@ -107,6 +107,18 @@ def test_gain_section_key_limit_and_loudness(song, unet_stems, tmp_path):
     assert abs(pyloudnorm.Meter(sr).integrated_loudness(got.T.astype(np.float64)) - (-9)) < 1.5
 
 
+def test_ceiling_sets_where_the_limiter_holds_the_peaks(song, tmp_path):
+    from scipy import signal
+
+    path, _, sr = song
+    _ok(run_kit("backing", path, "--model", "unet", "--device", "cpu", "--drop", "vocals", "--lufs", "-9", "--limit",
+                "--ceiling", "-6", "-o", "low.wav", cwd=tmp_path))
+    got, _ = kit.load(tmp_path / "low.wav")
+    true_peak_db = 20 * np.log10(np.max(np.abs(signal.resample_poly(got, 4, 1, axis=1))))
+    # -9 LUFS pushes the peaks over 0 dBFS: the limiter holds them at the ceiling asked for, not at -1 dBTP
+    assert -6.0 - 1.0 < true_peak_db <= -6.0 + 0.3
+
+
 def test_clipping_is_a_note_not_a_silent_change(song, unet_stems, tmp_path):
     path, y, sr = song
     proc = run_kit("backing", path, "--model", "unet", "--device", "cpu", "--drop", "vocals",

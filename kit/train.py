@@ -235,6 +235,7 @@ def _validate(model, songs) -> float:
 def train_unet(
     *,
     minutes: float = 5.0,
+    steps: int | None = None,
     seed: int = 0,
     progress: Progress = None,
     callback: Callable[[dict], None] | None = None,
@@ -250,16 +251,21 @@ def train_unet(
     threads: int | None = None,
     clock: str = "wall",
 ):
-    """Train a tiny U-Net to separate vocals, for a fixed wall-clock time, on the CPU.
+    """Train a tiny U-Net to separate vocals, for a fixed wall-clock time (or number of steps), on the CPU.
 
     Parameters
     ----------
     minutes : float
         Wall-clock budget, everything included (making songs, validation).
+    steps : int, optional
+        Train for exactly this many steps instead, whatever the time: the same
+        run on a fast or a busy machine (tests use it). A new song joins the
+        pool every 5 steps and validation comes every tenth of the steps;
+        ``minutes``, ``clock``, ``validate_every_s`` and ``data_share`` are then unused.
     seed : int
         Makes the run repeatable (on the same machine, same threads, same speed).
     progress : callable, optional
-        Called with the share of the time budget used, 0..1.
+        Called with the share of the time budget (or of the steps) used, 0..1.
     callback : callable, optional
         Called with the history dict after every validation (for a live plot).
     width, depth : int
@@ -291,7 +297,8 @@ def train_unet(
     model : kit.separators.tiny_unet.TrainedUNet
         A separator (``vocals``, ``accompaniment``) holding the weights that did
         best on the validation songs; ``model.history`` has the loss and the
-        validation SDR over time; ``model.save(path)`` writes it.
+        validation SDR over time (the first validation, at step 0, scores the
+        untrained net); ``model.save(path)`` writes it.
 
     Examples
     --------
@@ -311,6 +318,8 @@ def train_unet(
 
     if not minutes > 0:
         raise OptionError(f"minutes={minutes} must be positive; try 0.1 for a quick look, 5 for a real run.")
+    if steps is not None and (int(steps) != steps or steps < 1):
+        raise OptionError(f"steps={steps} must be a whole number, 1 or more, or None to train for `minutes`.")
     if batch_size < 1 or patch_s <= 0 or song_s < patch_s:
         raise OptionError(f"Need batch_size >= 1 and 0 < patch_s <= song_s (got {batch_size}, {patch_s}, {song_s}).")
     if clock not in ("wall", "cpu"):
@@ -320,6 +329,18 @@ def train_unet(
     t0, wall_t0 = now(), time.perf_counter()
     elapsed = lambda: now() - t0  # noqa: E731
     validate_every_s = validate_every_s or max(5.0, budget_s / 10)
+    if steps is not None:
+        steps = int(steps)
+        validate_every_steps = max(1, steps // 10)
+
+    def used() -> float:
+        """The share of the budget spent: steps taken, or time on the chosen clock."""
+        return step / steps if steps is not None else elapsed() / budget_s
+
+    def should_validate() -> bool:
+        if steps is not None:
+            return step % validate_every_steps == 0 and step < steps
+        return elapsed() - last_val >= validate_every_s and elapsed() < budget_s
 
     old_threads = torch.get_num_threads()
     n_threads = choose_threads(threads)
@@ -337,7 +358,7 @@ def train_unet(
         model = TrainedUNet(net)
 
         history = {"step": [], "time_s": [], "loss": [], "val_step": [], "val_time_s": [], "val_sdr_db": [],
-                   "songs": 0, "threads": n_threads, "minutes": minutes, "seed": seed,
+                   "songs": 0, "threads": n_threads, "minutes": None if steps else minutes, "seed": seed,
                    "n_parameters": model.n_parameters(), "clock": clock,
                    "measure": "SDR (museval v4), median of 1 s windows"}
         val_songs = make_validation_songs(n_validation, duration_s=song_s)
@@ -371,24 +392,26 @@ def train_unet(
 
         for _ in range(2):
             add_song()
+        validate()  # step 0: the untrained net, what training has to beat
         net.train()
-        while step == 0 or elapsed() < budget_s:  # at least one step, however busy the machine
-            if len(pool) < 4 or gen_s < data_share * elapsed():
+        while step == 0 or used() < 1.0:  # at least one step, however busy the machine
+            new_song = step % 5 == 0 if steps is not None else gen_s < data_share * elapsed()
+            if len(pool) < 4 or new_song:
                 add_song()
             for group in opt.param_groups:
-                group["lr"] = _lr_at(elapsed() / budget_s, learning_rate)
+                group["lr"] = _lr_at(used(), learning_rate)
             mix, vocals = make_batch(pool, rng, batch_size=batch_size, n_samples=n_samples)
             loss = _step(net, opt, mix, vocals, n_fft=n_fft, hop=hop, window=window, features=compute_features)
             step += 1
             running.append(loss)
-            if len(running) >= 5 or elapsed() >= budget_s:
+            if len(running) >= 5 or used() >= 1.0:
                 history["step"].append(step)
                 history["time_s"].append(round(elapsed(), 2))
                 history["loss"].append(float(np.mean(running)))
                 running = []
-            if elapsed() - last_val >= validate_every_s and elapsed() < budget_s:
+            if should_validate():
                 validate()
-            report(progress, elapsed() / budget_s)
+            report(progress, min(1.0, used()))
         validate()
         net.load_state_dict(best)
         net.eval()

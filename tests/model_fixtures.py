@@ -12,6 +12,10 @@ A model folder holds, exactly as Demucs's ``LocalRepo`` reads it:
 - ``SIG-CHECKSUM.th``: ``torch.save({"klass", "args", "kwargs", "state"})``, where
   CHECKSUM is the first 8 hex digits of the file's sha256 (Demucs checks it on load).
 
+Two network classes: ``klass="HTDemucs"`` (htdemucs, the default) and
+``klass="HDemucs"`` (the older hybrid model of ``hdemucs_mmi`` / ``mdx``, which
+has no transformer and takes any segment; the small one trains on 3.9 s).
+
 Two sizes:
 
 - ``size="small"`` (tests): the real ``HTDemucs`` class with fewer channels
@@ -43,7 +47,7 @@ from pathlib import Path
 
 __all__ = [
     "write_random_demucs_model", "write_demucs_model_dir", "write_random_hf_cache", "make_random_htdemucs",
-    "STEMS_4", "STEMS_6", "HTDEMUCS_SEGMENT", "SMALL_SEGMENT",
+    "STEMS_4", "STEMS_6", "HTDEMUCS_SEGMENT", "SMALL_SEGMENT", "SMALL_HDEMUCS_SEGMENT",
 ]
 
 STEMS_4 = ("drums", "bass", "other", "vocals")
@@ -53,32 +57,48 @@ HTDEMUCS_SEGMENT = Fraction(39, 5)
 # the small test models take a quarter of that: HTDemucs pads every chunk to its training
 # length, so this is what makes each chunk 4x cheaper
 SMALL_SEGMENT = Fraction(39, 20)
+# the small HDemucs (no transformer, no padding to its training length): 3.9 s
+SMALL_HDEMUCS_SEGMENT = Fraction(39, 10)
 
 _FULL = dict(channels=48, depth=4, t_layers=5, bottom_channels=512, dconv_mode=3)
 _SMALL = dict(channels=8, depth=4, t_layers=1, bottom_channels=16, dconv_mode=3, dconv_depth=1)
+_SMALL_HDEMUCS = dict(channels=4, depth=6, dconv_depth=1, segment=SMALL_HDEMUCS_SEGMENT)
 
 
-def _kwargs(sources, size: str) -> dict:
+def _kwargs(sources, size: str, klass: str = "HTDemucs") -> dict:
     if size not in ("small", "full"):
         raise ValueError(f"size={size!r}; use 'small' (tests) or 'full' (benchmarks)")
+    if klass not in ("HTDemucs", "HDemucs"):
+        raise ValueError(f"klass={klass!r}; use 'HTDemucs' or 'HDemucs'")
+    if klass == "HDemucs":
+        if size != "small":
+            raise ValueError("only a small random HDemucs is made here")
+        return dict(sources=list(sources), audio_channels=2, samplerate=44100, **_SMALL_HDEMUCS)
     arch = _SMALL if size == "small" else _FULL
     return dict(sources=list(sources), audio_channels=2, samplerate=44100,
                 segment=SMALL_SEGMENT if size == "small" else HTDEMUCS_SEGMENT, **arch)
 
 
-def make_random_htdemucs(sources=STEMS_4, *, size: str = "small", seed: int = 0):
-    """Build a real :class:`demucs.htdemucs.HTDemucs` with seeded random weights.
+def make_random_htdemucs(sources=STEMS_4, *, size: str = "small", seed: int = 0, klass: str = "HTDemucs",
+                         segment=None):
+    """Build a real :class:`demucs.htdemucs.HTDemucs` (or, ``klass="HDemucs"``, the older
+    :class:`demucs.hdemucs.HDemucs`) with seeded random weights.
 
+    ``segment`` (a Fraction, seconds) replaces the training segment of the size.
     Returns ``(model, package)`` where ``package`` is the dict Demucs serialises.
     """
     import torch
+    from demucs.hdemucs import HDemucs
     from demucs.htdemucs import HTDemucs
 
-    kwargs = _kwargs(sources, size)
+    kwargs = _kwargs(sources, size, klass)
+    if segment is not None:
+        kwargs["segment"] = Fraction(segment)
+    cls = HTDemucs if klass == "HTDemucs" else HDemucs
     torch.manual_seed(seed)
-    model = HTDemucs(**kwargs)
+    model = cls(**kwargs)
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    package = {"klass": HTDemucs, "args": (), "kwargs": kwargs, "state": state}
+    package = {"klass": cls, "args": (), "kwargs": kwargs, "state": state}
     return model.eval(), package
 
 
@@ -91,8 +111,10 @@ def write_random_demucs_model(
     seed: int = 0,
     n_models: int = 1,
     weights=None,
+    klass: str = "HTDemucs",
+    segment=None,
 ) -> Path:
-    """Write a random-weight HTDemucs as ``folder/NAME.yaml`` + ``folder/SIG-CHECKSUM.th``.
+    """Write a random-weight HTDemucs (or HDemucs) as ``folder/NAME.yaml`` + ``folder/SIG-CHECKSUM.th``.
 
     Parameters
     ----------
@@ -110,6 +132,10 @@ def write_random_demucs_model(
         Models in the bag (``htdemucs_ft`` is a bag of 4), seeds ``seed, seed + 1, ...``.
     weights : list of list of float, optional
         Per-model, per-source weights of the bag (``htdemucs_ft`` uses one-hot rows).
+    klass : {"HTDemucs", "HDemucs"}
+        The network class: HTDemucs (htdemucs*) or the older HDemucs (``hdemucs_mmi``, ``mdx``).
+    segment : Fraction, optional
+        Training segment in seconds, instead of the size's (HTDemucs pads every chunk to it).
 
     Returns
     -------
@@ -122,9 +148,11 @@ def write_random_demucs_model(
     folder.mkdir(parents=True, exist_ok=True)
     sigs = []
     for i in range(n_models):
-        _, package = make_random_htdemucs(sources, size=size, seed=seed + i)
-        # signature: 8 hex digits, like Demucs's, unique per (name, sources, size, seed)
-        sig = hashlib.sha256(f"{name}|{','.join(sources)}|{size}|{seed + i}".encode()).hexdigest()[:8]
+        _, package = make_random_htdemucs(sources, size=size, seed=seed + i, klass=klass, segment=segment)
+        # signature: 8 hex digits, like Demucs's, unique per (name, sources, size, seed, class)
+        key = f"{name}|{','.join(sources)}|{size}|{seed + i}" + ("" if klass == "HTDemucs" else f"|{klass}")
+        key += "" if segment is None else f"|{segment}"
+        sig = hashlib.sha256(key.encode()).hexdigest()[:8]
         buf = io.BytesIO()
         torch.save(package, buf)
         checksum = hashlib.sha256(buf.getvalue()).hexdigest()[:8]

@@ -169,6 +169,14 @@ def test_compression_gives_up_past_minus_35_db():
     assert "-35" in info["stopped_because"]
 
 
+def test_a_lower_loudness_range_limit_compresses_further():
+    y, sr = _phrases(20.0)
+    _, default = compress_vocal(y, sr)
+    out, tight = compress_vocal(y, sr, max_lra_lu=MAX_LRA_LU - 6)
+    assert tight["reached"] and len(tight["steps"]) > len(default["steps"])
+    assert measure_lra(out, sr) <= MAX_LRA_LU - 6 < default["steps"][-1]["lra_lu"]
+
+
 def test_steady_vocal_needs_no_compression():
     y, sr = _phrases(0.0)
     out, info = compress_vocal(y, sr)
@@ -206,6 +214,18 @@ def test_vocal_masked_in_one_band_is_boosted_there_only():
     # a Q=2 peak is ~0.7 octave wide: averaged over the octave band it gives a good part of its peak gain
     gain = info["filters"][0]["gain_db"]
     assert 0.5 * gain < change[1000.0] - level_shift <= gain + 0.2
+
+
+@pytest.mark.parametrize("max_gain_db", [6.0, 1.5])
+def test_the_eq_gain_limit_caps_the_boost(max_gain_db):
+    # the same masked band as above: unlimited it wants more than 2 dB
+    vocal = _shaped_noise({250: 10, 500: 10, 1000: 10, 2000: 10})
+    backing = _shaped_noise({31.5: 35, 63: 35, 125: 35, 1000: 25}, seed=1)
+    _, wide = unmask_vocal(vocal, backing, SR, max_gain_db=12.0)
+    _, info = unmask_vocal(vocal, backing, SR, max_gain_db=max_gain_db)
+    want = wide["filters"][0]["gain_db"]
+    assert info["max_gain_db"] == max_gain_db
+    assert info["filters"][0]["gain_db"] == pytest.approx(min(want, max_gain_db), abs=1e-6)
 
 
 def test_vocal_crowding_a_backing_band_is_cut():
@@ -252,10 +272,12 @@ def test_120_bpm_gives_1_78_s_and_the_reverb_applied_has_it(song):
     assert rev["rt60_measured_s"] == pytest.approx(rev["rt_target_s"], rel=0.15)
 
 
-def test_reverb_return_sits_14_lu_below_the_mix(song):
+@pytest.mark.parametrize("return_lu", [None, -8.0])  # None: the default, 14 LU below the mix
+def test_reverb_return_sits_14_lu_below_the_mix_or_where_asked(song, return_lu):
     vocal, backing = song
-    wet, info = add_reverb(vocal, backing, SR, tempo_bpm=90)
-    assert lufs(wet) - lufs(vocal + backing) == pytest.approx(-14.0, abs=0.5)
+    options = {} if return_lu is None else {"return_lu": return_lu}
+    wet, info = add_reverb(vocal, backing, SR, tempo_bpm=90, **options)
+    assert lufs(wet) - lufs(vocal + backing) == pytest.approx(return_lu or -14.0, abs=0.5)
     assert info["rt_target_s"] == pytest.approx(-90 / 45 + 40 / 9, abs=0.001)
 
 
@@ -270,6 +292,28 @@ def test_output_true_peak_is_at_most_minus_1_dbtp(song):
     assert report["output"]["gain_db"] < 0
     assert report["output"]["true_peak_dbtp"] <= -1.0
     assert oversampled_peak_db(mix) <= -1.0 + 0.05
+
+
+def test_every_automix_option_changes_the_mix_as_asked(song):
+    """automix() with a value other than the default for each option: each one reaches its step."""
+    vocal, backing = song
+    loud_backing = backing / np.max(np.abs(backing))
+    mix, report = kit.automix(vocal, loud_backing, SR, tempo_bpm=100, ceiling_dbtp=-6.0, target_lu=2.0,
+                              reverb_return_lu=-8.0, max_lra_lu=3.0, max_eq_gain_db=2.0)
+    # the ceiling moves the peak (the default run above stops at -1 dBTP)
+    assert report["output"]["ceiling_dbtp"] == -6.0 and oversampled_peak_db(mix) <= -6.0 + 0.05
+    assert report["level"]["target_lu"] == 2.0
+    assert report["level"]["difference_after_lu"] == pytest.approx(2.0, abs=0.05)
+    assert report["reverb"]["tempo_bpm"] == 100 and not report["reverb"]["tempo_estimated"]
+    assert report["reverb"]["rt_target_s"] == pytest.approx(-100 / 45 + 40 / 9, abs=0.001)
+    assert report["reverb"]["return_lu"] == -8.0
+    # this voice's loudness range is 3.4 LU: the default 16.7 leaves it alone, 3 LU compresses it (measured: 2.4)
+    comp = report["compression"]
+    assert comp["max_lra_lu"] == 3.0 and comp["steps"] and comp["lra_before_lu"] > 3.0 >= comp["lra_after_lu"]
+    # this voice is not masked, so no band is boosted; the limit reaches the EQ step
+    # (test_the_eq_gain_limit_caps_the_boost shows what it does there)
+    assert report["eq"]["max_gain_db"] == 2.0
+    assert all(abs(f["gain_db"]) <= 2.0 for f in report["eq"]["filters"])
 
 
 def test_report_is_json_and_reads_as_text(song):

@@ -63,6 +63,34 @@ def test_automix_mixes_a_take_over_a_kit_backing_track(files):
     assert 20 * math.log10(np.max(np.abs(up))) <= -0.8  # MP3 encoding adds a little; the mix itself is -1 dBTP
 
 
+def test_every_mixing_flag_with_a_value_other_than_its_default_reaches_the_mix(files):
+    folder, env = files["folder"], files["env"]
+    out, report_path = folder / "custom.wav", folder / "custom.json"
+    proc = run_kit("automix", files["recorded"], files["backing"], "-o", out, "--report", report_path, "-q",
+                   "--ceiling", "-3", "--tempo", "100", "--reverb-level", "-8", "--max-lra", "3", "--max-eq-gain", "2",
+                   "--target-lu", "3", cwd=folder, env=env)
+    assert _ok(proc) == out
+    report = json.loads(report_path.read_text())
+    # --ceiling: the peak of the file written, measured here (the default run peaks at -1.1 dBTP)
+    mix, _ = kit.load(out)
+    up = signal.resample_poly(mix.astype(np.float64), 4, 1, axis=-1)
+    assert 20 * math.log10(np.max(np.abs(up))) <= -3.0 + 0.05 and report["output"]["ceiling_dbtp"] == -3.0
+    # --target-lu: vocal minus backing after the whole chain (default -0.5)
+    assert report["level"]["difference_final_lu"] == pytest.approx(3.0, abs=0.5)
+    # --tempo: given, not measured (the backing measures 148 BPM), and the reverb time follows it
+    rev = report["reverb"]
+    assert rev["tempo_bpm"] == 100 and not rev["tempo_estimated"]
+    assert rev["rt_target_s"] == pytest.approx(-100 / 45 + 40 / 9, abs=0.001)
+    # --reverb-level: the return sits 8 LU below the mix (default 14; measured there: 21% wet, here 29%)
+    assert rev["return_lu"] == -8.0 and rev["wet_percent"] > 25
+    # --max-lra: this take's loudness range is 3.9 LU, within the default 16.7 (no compression); under a 3 LU
+    # limit it is compressed step by step (this take's range does not come down: it stops at -35 dB)
+    comp = report["compression"]
+    assert comp["max_lra_lu"] == 3.0 and comp["lra_before_lu"] > 3.0 and len(comp["steps"]) > 1
+    # --max-eq-gain: reaches the EQ step (this take needs no EQ; tests/test_automix.py shows the limit's effect)
+    assert report["eq"]["max_gain_db"] == 2.0
+
+
 def test_quiet_run_without_reference_prints_only_the_path(files):
     folder, env = files["folder"], files["env"]
     out = folder / "plain.wav"

@@ -44,7 +44,7 @@ def unet_stems(song):
 
 def test_drop_vocals_with_unet_is_the_accompaniment(song, unet_stems, tmp_path):
     path, y, sr = song
-    out = _ok(run_kit("backing", path, "--model", "unet", "--drop", "vocals", "-o", "karaoke.wav",
+    out = _ok(run_kit("backing", path, "--model", "unet", "--device", "cpu", "--drop", "vocals", "-o", "karaoke.wav",
                       "--device", "cpu", cwd=tmp_path))
     assert out.name == "karaoke.wav"
     got, got_sr = kit.load(tmp_path / out)
@@ -54,7 +54,7 @@ def test_drop_vocals_with_unet_is_the_accompaniment(song, unet_stems, tmp_path):
 
 def test_default_output_is_an_mp3_named_after_what_was_dropped(song, unet_stems, tmp_path):
     path, y, sr = song
-    out = _ok(run_kit("backing", path, "--model", "unet", "--drop", "vocals", cwd=tmp_path))
+    out = _ok(run_kit("backing", path, "--model", "unet", "--device", "cpu", "--drop", "vocals", cwd=tmp_path))
     assert out == tmp_path / "song (no vocals).mp3" and out.is_file()
     got, _ = kit.load(out)
     ref = unet_stems["accompaniment"]
@@ -77,8 +77,8 @@ def test_six_stem_demucs_keep_equals_numpy_sum(song, demucs_model_dir, tmp_path)
 
 def test_minus_method_plus_the_dropped_stem_is_the_song(song, unet_stems, tmp_path):
     path, y, sr = song
-    _ok(run_kit("backing", path, "--model", "unet", "--drop", "vocals", "--method", "minus", "-o", "m.wav",
-                cwd=tmp_path))
+    _ok(run_kit("backing", path, "--model", "unet", "--device", "cpu", "--drop", "vocals", "--method", "minus",
+                "-o", "m.wav", cwd=tmp_path))
     got, _ = kit.load(tmp_path / "m.wav")
     np.testing.assert_allclose(got + unet_stems["vocals"], y, atol=1e-4)
 
@@ -89,15 +89,16 @@ def test_gain_section_key_limit_and_loudness(song, unet_stems, tmp_path):
     from scipy import signal
 
     path, y, sr = song
-    _ok(run_kit("backing", path, "--model", "unet", "--keep", "accompaniment", "--gain", "accompaniment=-6",
-                "--start", "0.5", "--end", "3.5", "--semitones", "-1", "-o", "cut.wav", cwd=tmp_path))
+    _ok(run_kit("backing", path, "--model", "unet", "--device", "cpu", "--keep", "accompaniment",
+                "--gain", "accompaniment=-6", "--start", "0.5", "--end", "3.5", "--semitones", "-1", "-o", "cut.wav",
+                cwd=tmp_path))
     a, b = round(0.5 * sr), round(3.5 * sr)
     ref = shift_pitch(unet_stems["accompaniment"][:, a:b] * 10 ** (-6 / 20), sr, semitones=-1)
     got, _ = kit.load(tmp_path / "cut.wav")
     assert got.shape == (2, b - a)
     np.testing.assert_allclose(got, ref, atol=1e-4)
 
-    _ok(run_kit("backing", path, "--model", "unet", "--drop", "vocals", "--lufs", "-9", "--limit",
+    _ok(run_kit("backing", path, "--model", "unet", "--device", "cpu", "--drop", "vocals", "--lufs", "-9", "--limit",
                 "-o", "loud.wav", cwd=tmp_path))
     got, _ = kit.load(tmp_path / "loud.wav")
     true_peak_db = 20 * np.log10(np.max(np.abs(signal.resample_poly(got, 4, 1, axis=1))))
@@ -106,10 +107,22 @@ def test_gain_section_key_limit_and_loudness(song, unet_stems, tmp_path):
     assert abs(pyloudnorm.Meter(sr).integrated_loudness(got.T.astype(np.float64)) - (-9)) < 1.5
 
 
+def test_ceiling_sets_where_the_limiter_holds_the_peaks(song, tmp_path):
+    from scipy import signal
+
+    path, _, sr = song
+    _ok(run_kit("backing", path, "--model", "unet", "--device", "cpu", "--drop", "vocals", "--lufs", "-9", "--limit",
+                "--ceiling", "-6", "-o", "low.wav", cwd=tmp_path))
+    got, _ = kit.load(tmp_path / "low.wav")
+    true_peak_db = 20 * np.log10(np.max(np.abs(signal.resample_poly(got, 4, 1, axis=1))))
+    # -9 LUFS pushes the peaks over 0 dBFS: the limiter holds them at the ceiling asked for, not at -1 dBTP
+    assert -6.0 - 1.0 < true_peak_db <= -6.0 + 0.3
+
+
 def test_clipping_is_a_note_not_a_silent_change(song, unet_stems, tmp_path):
     path, y, sr = song
-    proc = run_kit("backing", path, "--model", "unet", "--drop", "vocals", "--gain", "accompaniment=+12",
-                   "-o", "hot.wav", cwd=tmp_path)
+    proc = run_kit("backing", path, "--model", "unet", "--device", "cpu", "--drop", "vocals",
+                   "--gain", "accompaniment=+12", "-o", "hot.wav", cwd=tmp_path)
     _ok(proc)
     assert "kit: note:" in proc.stderr and "dBFS" in proc.stderr and "--limit" in proc.stderr
     got, _ = kit.load(tmp_path / "hot.wav")
@@ -120,7 +133,7 @@ def test_strange_file_name_works_and_runs_nothing(song, tmp_path):
     path, _, _ = song
     src = tmp_path / WEIRD
     shutil.copyfile(path, src)
-    out = _ok(run_kit("backing", WEIRD, "--model", "unet", "--drop", "vocals", cwd=tmp_path))
+    out = _ok(run_kit("backing", WEIRD, "--model", "unet", "--device", "cpu", "--drop", "vocals", cwd=tmp_path))
     assert out == tmp_path / (Path(WEIRD).stem + " (no vocals).mp3") and out.is_file()
     assert kit.load(out)[0].shape[1] > 0
     for folder in (tmp_path, Path(tempfile.gettempdir()), Path.cwd()):
@@ -133,7 +146,7 @@ def test_unknown_stem_fails_fast_lists_stems_and_writes_nothing(song, tmp_path):
     cache = tmp_path / "cache"
     work = tmp_path / "work"
     work.mkdir()
-    proc = run_kit("backing", path, "--model", "unet", "--drop", "voice", cwd=work,
+    proc = run_kit("backing", path, "--model", "unet", "--device", "cpu", "--drop", "voice", cwd=work,
                    env_extra={"KIT_CACHE_DIR": str(cache)})
     line = _one_line_error(proc)
     assert "'voice'" in line and "vocals, accompaniment" in line
@@ -154,8 +167,8 @@ def test_output_equal_to_input_is_refused(song, tmp_path):
     copy = tmp_path / "song.mp3"
     shutil.copyfile(path, copy)
     before = copy.read_bytes()
-    line = _one_line_error(run_kit("backing", copy, "--model", "unet", "--drop", "vocals", "-o", copy,
-                                   cwd=tmp_path))
+    line = _one_line_error(run_kit("backing", copy, "--model", "unet", "--device", "cpu", "--drop", "vocals",
+                                   "-o", copy, cwd=tmp_path))
     assert "overwrite the input" in line
     assert copy.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["song.mp3"]
 
@@ -170,14 +183,15 @@ def test_output_equal_to_input_is_refused(song, tmp_path):
 ])
 def test_bad_options_are_one_line_errors(song, tmp_path, extra, needle):
     path, _, _ = song
-    line = _one_line_error(run_kit("backing", path, "--model", "unet", "--drop", "vocals", *extra,
+    line = _one_line_error(run_kit("backing", path, "--model", "unet", "--device", "cpu", "--drop", "vocals", *extra,
                                    cwd=tmp_path))
     assert needle in line
     assert list(tmp_path.iterdir()) == []
 
 
 def test_missing_input_url_input_and_drop_plus_keep(tmp_path):
-    line = _one_line_error(run_kit("backing", "nope.mp3", "--model", "unet", "--drop", "vocals", cwd=tmp_path))
+    line = _one_line_error(run_kit("backing", "nope.mp3", "--model", "unet", "--device", "cpu", "--drop", "vocals",
+                                   cwd=tmp_path))
     assert "nope.mp3" in line
     line = _one_line_error(run_kit("backing", "https://example.com/a.mp3", "--drop", "vocals", cwd=tmp_path))
     assert "kit fetch" in line

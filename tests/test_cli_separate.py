@@ -1,7 +1,8 @@
-"""`kit separate` with Demucs models, through the real command line.
+"""`kit separate` through the real command line: Demucs models, MP3 stems, a write that fails half-way.
 
-The models are RANDOM-weight HTDemucs models (see model_fixtures.py), loaded
-from a model folder with --model-dir, exactly as a downloaded model would be.
+The Demucs models are RANDOM-weight HTDemucs models (see model_fixtures.py), loaded
+from a model folder with --model-dir, exactly as a downloaded model would be. The
+file-writing tests use the fast `center` model.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import soundfile as sf
 from model_fixtures import STEMS_4, STEMS_6
@@ -76,3 +78,64 @@ def test_too_long_segment_through_the_python_api(song_file, demucs_model_dir):
     # --segment is not a CLI option of `kit separate`; the Python API refuses it instead
     with pytest.raises(kit.errors.OptionError, match="segment=8 s"):
         kit.separate(song_file, model="htdemucs", model_dir=demucs_model_dir, segment=8)
+
+
+@pytest.fixture(scope="module")
+def centred_song(tmp_path_factory):
+    """The synthetic multitrack as a WAV, with its true stems."""
+    mix, stems = kit.examples.make_multitrack(3.0, seed=2)
+    return kit.save(tmp_path_factory.mktemp("centred") / "song.wav", mix, 44100), mix, stems
+
+
+def _snr_db(estimate, reference):
+    return 10 * np.log10(np.sum(reference**2) / np.sum((estimate - reference) ** 2))
+
+
+def test_separate_writes_mp3_stems_for_real(centred_song, tmp_path):
+    song, mix, _ = centred_song
+    out = tmp_path / "stems"
+    proc = run_kit("separate", song, "--model", "center", "--format", "mp3", "--out", out, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [str(out / "vocals.mp3"), str(out / "accompaniment.mp3")]
+    for path in proc.stdout.split():
+        assert open(path, "rb").read(3) in (b"ID3", b"\xff\xfb")  # an MP3, not a WAV with another name
+        y, sr = kit.load(path)
+        assert sr == 44100 and y.shape == mix.shape  # the encoder's delay and padding are trimmed
+    # the same stems as the library's, through a 320 kbit/s encoder (measured: 22 dB and more)
+    expected = kit.separate(mix, 44100, model="center", cache=False)
+    for name, stem in expected.items():
+        assert _snr_db(kit.load(out / f"{name}.mp3")[0], stem) > 15, name
+    assert sorted(p.name for p in out.iterdir()) == ["accompaniment.mp3", "vocals.mp3"]  # no temporary left
+
+
+# An FFmpeg that fails its second MP3 encode, as a disk that fills up after the first stem would.
+_FAILING_FFMPEG = """#!/bin/sh
+case "$*" in *libmp3lame*)
+  n=$(cat "{count}" 2>/dev/null || echo 0); n=$((n + 1)); echo $n > "{count}"
+  if [ $n -ge 2 ]; then echo "{target}: No space left on device" >&2; exit 1; fi;;
+esac
+exec "{real}" "$@"
+"""
+
+
+@pytest.mark.parametrize("out_exists", [False, True], ids=["new-folder", "existing-folder"])
+def test_a_failed_second_stem_leaves_nothing_behind(centred_song, tmp_path, out_exists):
+    song, _, _ = centred_song
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    ffmpeg = tools / "ffmpeg"
+    ffmpeg.write_text(_FAILING_FFMPEG.format(count=tools / "count", target="accompaniment.mp3",
+                                             real=kit.ffmpeg.find_ffmpeg()))
+    ffmpeg.chmod(0o755)
+    work = tmp_path / "work"
+    out = work / "stems"
+    out.mkdir(parents=True) if out_exists else work.mkdir()
+    (work / "keep.txt").write_text("mine")
+    proc = run_kit("separate", song, "--model", "center", "--format", "mp3", "--out", out, "--no-cache",
+                   cwd=work, env_extra={"KIT_FFMPEG": str(ffmpeg)})
+    assert (tools / "count").read_text().strip() == "2"  # the first stem was written, the second failed
+    assert proc.returncode != 0 and proc.stdout == ""
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("kit: error: ")]
+    assert len(errors) == 1 and "No space left" in errors[0] and "Traceback" not in proc.stderr, proc.stderr
+    # the first stem is gone, and so is the folder the command made (a folder the user made stays, empty)
+    assert sorted(p.name for p in work.rglob("*")) == (["keep.txt", "stems"] if out_exists else ["keep.txt"])

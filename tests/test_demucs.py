@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from model_fixtures import STEMS_4, STEMS_6, write_random_demucs_model
+from model_fixtures import SMALL_HDEMUCS_SEGMENT, STEMS_4, STEMS_6, write_random_demucs_model
 
 import kit
 from kit.errors import KitWarning, ModelUnavailableError, OptionError
@@ -232,11 +232,20 @@ def test_quantised_models_say_they_need_diffq():
         kit.get_separator("mdx_extra_q")
 
 
-@pytest.mark.parametrize("shrinks", [False, True], ids=["htdemucs", "hdemucs-like"])
-def test_gpu_out_of_memory_falls_back_to_cpu(demucs_model_dir, clip, monkeypatch, shrinks):
+@pytest.fixture(scope="module")
+def both_kinds_model_dir(tmp_path_factory):
+    """Random-weight htdemucs (HTDemucs) and hdemucs_mmi (the older HDemucs), both small, both trained on 3.9 s."""
+    folder = tmp_path_factory.mktemp("both_kinds")
+    write_random_demucs_model(folder, name="htdemucs", klass="HTDemucs", segment=SMALL_HDEMUCS_SEGMENT)
+    write_random_demucs_model(folder, name="hdemucs_mmi", klass="HDemucs")
+    return folder
+
+
+@pytest.mark.parametrize("name", ["htdemucs", "hdemucs_mmi"])
+def test_gpu_out_of_memory_falls_back_to_cpu(both_kinds_model_dir, clip, monkeypatch, name):
     y, sr = clip
     y = y[:, :sr]
-    sep = kit.get_separator("htdemucs", model_dir=demucs_model_dir, device="cpu", shifts=0)
+    sep = kit.get_separator(name, model_dir=both_kinds_model_dir, device="cpu", shifts=0)
     expected = sep.separate(y, sr)
     real_apply = sep._apply
     tried = []
@@ -248,24 +257,24 @@ def test_gpu_out_of_memory_falls_back_to_cpu(demucs_model_dir, clip, monkeypatch
         return real_apply(mix, device, segment, progress)
 
     monkeypatch.setattr(sep, "_apply", fake_apply)
-    # HTDemucs pads chunks to 7.8 s, so only the older models retry with a smaller segment
-    monkeypatch.setattr(kd, "_segment_saves_memory", lambda model: shrinks)
-    monkeypatch.setattr(kd, "_model_segment_s", lambda model: 7.8)  # as htdemucs's
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
     sep.device = "cuda"  # pretend; every GPU attempt fails with out-of-memory
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         stems = sep.separate(y, sr)
     notes = [str(w.message) for w in caught if issubclass(w.category, KitWarning)]
-    if shrinks:
-        assert tried == [("cuda", None), ("cuda", pytest.approx(3.9)), ("cuda", pytest.approx(1.95)),
-                         ("cpu", None)]
-        assert sum("retrying" in n for n in notes) == 2
+    if name == "hdemucs_mmi":
+        # the older model uses less memory with a shorter segment: its 3.9 s, halved once (0.975 s
+        # would be under the 1 s floor), then the CPU
+        assert tried == [("cuda", None), ("cuda", pytest.approx(1.95)), ("cpu", None)]
+        assert sum("retrying 'hdemucs_mmi' with segment=1.95 s" in n for n in notes) == 1
     else:
+        # HTDemucs pads every chunk to its training length: a shorter segment saves nothing, straight to the CPU
         assert tried == [("cuda", None), ("cpu", None)]
+        assert not any("retrying" in n for n in notes)
     assert "on the CPU" in notes[-1]
-    for name in STEMS_4:
-        assert np.array_equal(stems[name], expected[name])
+    for stem in STEMS_4:
+        assert np.array_equal(stems[stem], expected[stem])
 
 
 def test_kit_models_list_shows_the_folder(demucs_model_dir):

@@ -122,7 +122,7 @@ def test_knobs_reach_the_separator_and_its_cache_key(song, demucs_model_dir, tmp
     out = tmp_path / "stems"
     code, stdout, err = run_cli(["separate", song, "--model", "htdemucs", "--model-dir", demucs_model_dir,
                                  "--shifts", "0", "--overlap", "0.5", "--segment", "1.5", "--jobs", "1",
-                                 "--two-stems", "Vocals", "-o", out, "--no-cache"], capsys)
+                                 "--two-stems", "Vocals", "-o", out, "--no-cache", "--device", "cpu"], capsys)
     assert code == 0, err
     sep = made[0]
     assert (sep.shifts, sep.overlap, sep.segment, sep.jobs) == (0, 0.5, 1.5, 1)
@@ -137,7 +137,7 @@ def test_knobs_reach_the_separator_and_its_cache_key(song, demucs_model_dir, tmp
     assert sorted(p.name for p in out.iterdir()) == ["no_vocals.wav", "vocals.wav"]
     assert stdout.split() == [str(out / "vocals.wav"), str(out / "no_vocals.wav")]
     y, sr = kit.load(song)
-    stems = kit.separate(y, sr, model="htdemucs", model_dir=demucs_model_dir, device="auto", shifts=0,
+    stems = kit.separate(y, sr, model="htdemucs", model_dir=demucs_model_dir, device="cpu", shifts=0,
                          overlap=0.5, segment=1.5, cache=False)
     no_vocals, _ = kit.load(out / "no_vocals.wav")
     vocals, _ = kit.load(out / "vocals.wav")
@@ -149,10 +149,18 @@ def test_backing_with_knobs_through_a_real_process(song, demucs_model_dir, tmp_p
     out = tmp_path / "backing.wav"
     proc = subprocess.run([sys.executable, "-m", "kit", "backing", str(song), "--model", "htdemucs",
                            "--model-dir", str(demucs_model_dir), "--drop", "vocals", "--shifts", "0",
-                           "--overlap", "0.1", "-o", str(out), "--no-cache"],
+                           "--overlap", "0.1", "--device", "cpu", "-o", str(out), "--no-cache"],
                           capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip().endswith("backing.wav") and out.is_file()
+    assert proc.stdout.strip() == str(out)
+    # the backing is the three other stems of a separation with these knobs, not with the defaults
+    y, sr = kit.load(song)
+    asked = kit.separate(y, sr, model="htdemucs", model_dir=demucs_model_dir, device="cpu", shifts=0, overlap=0.1,
+                         cache=False)
+    default = kit.separate(y, sr, model="htdemucs", model_dir=demucs_model_dir, device="cpu", cache=False)
+    backing, _ = kit.load(out)
+    assert np.allclose(backing, asked["drums"] + asked["bass"] + asked["other"], atol=1e-5)
+    assert not np.allclose(backing, default["drums"] + default["bass"] + default["other"], atol=1e-3)
     proc = subprocess.run([sys.executable, "-m", "kit", "backing", str(song), "--model", "htdemucs",
                            "--model-dir", str(demucs_model_dir), "--drop", "vocals", "--shifts", "-2",
                            "-o", str(tmp_path / "again.wav")], capture_output=True, text=True, cwd=tmp_path)
@@ -160,3 +168,26 @@ def test_backing_with_knobs_through_a_real_process(song, demucs_model_dir, tmp_p
     assert proc.stderr.strip().splitlines() == ["kit: error: --shifts -2 is negative; give a whole number >= 0, "
                                                 "e.g. --shifts 2."]
     assert not (tmp_path / "again.wav").exists()
+
+
+@pytest.mark.parametrize("jobs", [None, "1", "3"])
+def test_jobs_is_the_thread_count_torch_separates_with(song, demucs_model_dir, tmp_path, capsys, monkeypatch, jobs):
+    import torch
+
+    from kit.separators import demucs as kd
+
+    seen, real = [], kd.apply_batched
+
+    def watching(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(kd, "apply_batched", watching)
+    before = torch.get_num_threads()
+    flags = [] if jobs is None else ["--jobs", jobs]
+    code, _, err = run_cli(["separate", song, "--model", "htdemucs", "--model-dir", demucs_model_dir, "--shifts", "0",
+                            "--device", "cpu", "-o", tmp_path / "s", "--no-cache", *flags], capsys)
+    assert code == 0, err
+    # --jobs N: torch runs the network with N threads, and gets its own setting back afterwards
+    assert seen == [before if jobs is None else int(jobs)]
+    assert torch.get_num_threads() == before

@@ -199,3 +199,49 @@ def test_load_musdb_track_explains_mistakes(fake_musdb, tmp_path):
     empty.mkdir()
     with pytest.raises(InputFileError, match="No MUSDB18 tracks"):
         find_musdb_tracks(empty)
+
+
+@pytest.fixture(scope="module")
+def scored_folders(tmp_path_factory, multitrack):
+    """True stems, and a vocal estimate whose error grows over time: windows, their length and the
+    whole file each give another score."""
+    mix, stems = multitrack
+    folder = tmp_path_factory.mktemp("scored")
+    ref, est = folder / "ref", folder / "est"
+    ref.mkdir()
+    est.mkdir()
+    for name, y in stems.items():
+        kit.save(ref / f"{name}.wav", y, SR)
+    vocals = stems["vocals"]
+    ramp = np.linspace(0.0, 1.0, vocals.shape[1], dtype=np.float32) ** 3
+    noise = np.random.default_rng(0).standard_normal(vocals.shape).astype(np.float32)
+    estimate = vocals + 0.3 * np.std(vocals) * ramp * noise
+    kit.save(est / "vocals.wav", estimate, SR)
+    return ref, est, kit.load(ref / "vocals.wav")[0], kit.load(est / "vocals.wav")[0]
+
+
+@pytest.mark.parametrize("args, window_s", [([], 1.0), (["--window-s", "0.5"], 0.5), (["--whole"], None)],
+                         ids=["default-1s", "window-0.5s", "whole"])
+def test_cli_evaluate_window_and_whole_give_the_librarys_score(scored_folders, args, window_s):
+    ref, est, true_vocals, est_vocals = scored_folders
+    proc = _kit("evaluate", "--reference", str(ref), "--estimate", str(est), "--json", *args)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["window_s"] == window_s
+    [row] = data["stems"]
+    assert row["sdr_db"] == pytest.approx(compute_sdr(true_vocals, est_vocals, sr=SR, window_s=window_s), abs=1e-6)
+    # the three settings give three different answers here, so an option that is ignored fails
+    others = {w: compute_sdr(true_vocals, est_vocals, sr=SR, window_s=w) for w in (1.0, 0.5, None) if w != window_s}
+    assert all(abs(row["sdr_db"] - s) > 0.5 for s in others.values()), (row["sdr_db"], others)
+
+
+def test_cli_json_modes_exit_non_zero_on_failure_with_one_line_and_no_json(scored_folders, tmp_path):
+    ref, _, _, _ = scored_folders
+    proc = _kit("evaluate", "--reference", str(ref), "--estimate", str(tmp_path / "nowhere"), "--json")
+    assert proc.returncode == 2 and proc.stdout == ""  # a KitError's exit code: the user's mistake
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kit: error: ") and "does not exist" in lines[0]
+    proc = _kit("evaluate", "--reference", str(ref), "--estimate", str(ref), "--json", "--window-s", "0")
+    assert proc.returncode == 2 and proc.stdout == "" and "--window-s 0" in proc.stderr
+    proc = _kit("doctor", "--json")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["models"]

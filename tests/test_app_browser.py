@@ -238,12 +238,8 @@ def test_two_visitors_at_once(visitors, shots, tmp_path):
     vocals_on.click()  # ...and out again
     page_a.wait_for_function("() => document.querySelector('.kit-mixer').innerText.includes('Playing: no vocals')",
                              timeout=WORK_TIMEOUT_MS)
-    # the player holds a backing track of the song's length
-    duration = page_a.evaluate("""async () => {
-        const a = document.querySelector('.kit-mixer audio');
-        if (!a.src) return 0;
-        if (isNaN(a.duration) || !a.duration) await new Promise(r => { a.onloadedmetadata = r; a.load(); });
-        return a.duration; }""")
+    # the page's mixer (kit.ui.web_mixer) holds the stems of the whole song, decoded
+    duration = page_a.evaluate("() => document.querySelector('.kit-mixer .kit-web-mixer').kitMixer.decodedSeconds()")
     assert abs(duration - 10.88) < 0.2, duration
 
     # B: preview 20 s of the long song with the fast centre-channel method

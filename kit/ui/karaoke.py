@@ -29,6 +29,9 @@ from .workdir import make_session_folder
 __all__ = ["KaraokeMaker", "karaoke_maker", "describe_failure"]
 
 _SOURCES = ("Bundled song", "Upload a file", "Link")
+# Separate the whole song" on a song longer than this plus 30 s goes part by part: the first
+# part (one unet segment) plays while the rest separates (kit/ui/separate_parts.py)
+FIRST_PART_S = 512 * 1024 / 44100
 _FULL = widgets.Layout(width="100%")
 # Rows of controls wrap on a phone instead of squeezing sliders to nothing (looked at in
 # Chromium at 390x844: the mixer's rows are wider than the screen).
@@ -92,6 +95,7 @@ class KaraokeMaker(widgets.VBox):
         self._whole = None  # stems of the whole song, once separated (previews slice them)
         self._speed = {}  # (model, device) -> seconds of song per second of work, measured here
         self.mixer, self.voice = None, None
+        self._parts_mixer = None  # the mixer being extended while the song separates
 
         # 1. source
         self.source = widgets.ToggleButtons(options=_SOURCES if allow_link else _SOURCES[:2],
@@ -445,6 +449,62 @@ class KaraokeMaker(widgets.VBox):
         notes = [str(w.message) for w in caught if issubclass(w.category, KitWarning)]
         return stems, elapsed, notes
 
+    def _separate_in_parts(self) -> tuple[dict, float | str, list[str]]:
+        """Separate the whole song part by part; the mixer plays the first part while the rest separates.
+
+        A song the stem cache has comes back at once, as from :meth:`_separate`.
+        """
+        from .. import cache as stem_cache
+        from ..errors import KitWarning
+        from ..separators.api import get_cached_separator, separate_with
+        from .separate_parts import iter_separated_parts
+
+        name = self.model.value
+        opts = {"model_dir": self.model_dir} if self.model_dir else {}
+        separator = get_cached_separator(name, device=self.device, **opts)
+        key = None
+        if self.cache:
+            identity = stem_cache.separator_identity(separator, opts)
+            if identity is not None:
+                key = stem_cache.make_key(stem_cache.hash_audio(self.y, self.sr), identity)
+                stems = stem_cache.load_stems(key)
+                if stems is not None:
+                    return stems, "cache", []
+        bar, progress = make_progress_bar(f"{name}")
+        bar.layout.width = "100%"
+        bar.layout.max_width = "520px"
+        self.busy.children = (bar,)
+        total = _clock(self.duration_s)
+        t0 = time.perf_counter()
+        pieces = {}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", KitWarning)
+            parts = iter_separated_parts(self.y, lambda y: separate_with(separator, y, self.sr, cache=False),
+                                         first_samples=int(FIRST_PART_S * self.sr), progress=progress)
+            for a, b, part in parts:
+                for k, v in part.items():
+                    pieces.setdefault(k, []).append(v)
+                done = _clock(b / self.sr)
+                if a == 0:
+                    self.stems_range = (0.0, b / self.sr)
+                    self._show_mixer(part, self.y[:, a:b], whole=True, duration_s=self.duration_s)
+                    self._parts_mixer = self.mixer
+                    self.download_button.disabled = True  # the download waits for the whole song
+                else:
+                    self.mixer.extend(part, mixture=self.y[:, a:b])
+                finished = b >= self.y.shape[1]
+                self.mixer.web.note = "" if finished else f"Separated {done} of {total}; the rest follows."
+                self.status.value = (f"Separating the whole song with {html.escape(name)}: {done} of {total} "
+                                     f"ready to play (press play in the mixer)...")
+        elapsed = time.perf_counter() - t0
+        stems = {k: np.concatenate(v, axis=1) for k, v in pieces.items()}
+        if key is not None:
+            stem_cache.store_stems(key, stems, info={"model": name, "sr": int(self.sr)})
+        if elapsed > 0.5:
+            self._speed[(name, self.device)] = self.duration_s / elapsed
+        notes = [str(w.message) for w in caught if issubclass(w.category, KitWarning)]
+        return stems, elapsed, notes
+
     def _run(self, *, whole: bool) -> None:
         if self.y is None:
             self.show_error("Choose a song first (section 1).")
@@ -456,16 +516,25 @@ class KaraokeMaker(widgets.VBox):
         self.status.value = f"Separating {what} with {html.escape(self.model.value)}..."
         try:
             def work():
+                self._parts_mixer = None
                 a, b = int(round(start * self.sr)), int(round(end * self.sr))
                 if self._whole is not None and self._whole[0] == self.model.value:
                     # the whole song is separated already: the preview is a slice of it
                     stems, elapsed, notes = {k: v[:, a:b] for k, v in self._whole[1].items()}, None, []
+                elif whole and self.duration_s > FIRST_PART_S + 30.0:
+                    stems, elapsed, notes = self._separate_in_parts()
                 else:
                     stems, elapsed, notes = self._separate(self.y[:, a:b])
                 if whole:
                     self._whole = (self.model.value, stems)
                 self.stems, self.stems_range = stems, (start, end)
-                self._show_mixer(stems, self.y[:, a:b], whole=whole)
+                built = self._parts_mixer is not None and self._parts_mixer is self.mixer
+                self._parts_mixer = None
+                if built:  # made part by part while separating: it has every stem already
+                    self.download_button.disabled = False
+                    self._on_mix(self.mixer)
+                else:
+                    self._show_mixer(stems, self.y[:, a:b], whole=whole)
                 took = (("(already separated)" if whole else "(cut from the whole song's stems)") if elapsed is None
                         else "at once (the stem cache had it)" if elapsed == "cache" else f"in {elapsed:.1f} s")
                 extra = "" if whole else " If you like it, separate the whole song."
@@ -486,13 +555,15 @@ class KaraokeMaker(widgets.VBox):
 
     # --- 4. mix, 5. download, 6. voice ----------------------------------------------------
 
-    def _show_mixer(self, stems: dict, mixture, *, whole: bool) -> None:
+    def _show_mixer(self, stems: dict, mixture, *, whole: bool, duration_s: float | None = None) -> None:
         from .mixer import stem_mixer
 
         start, end = self.stems_range
         title = "The whole song" if whole else f"Preview {_clock(start)} to {_clock(end)}"
         # the mixture too: switching a stem off subtracts it, keeping what the model put in no stem
-        self.mixer = stem_mixer(stems, self.sr, mixture=mixture, title=title)
+        # mixed in the page (kit.ui.web_mixer): switches and gains act at once on a whole song
+        self.mixer = stem_mixer(stems, self.sr, mixture=mixture, title=title, player="browser",
+                                duration_s=duration_s)
         self.mixer.observe_mix(self._on_mix)
         self.mixer_box.children = (self.mixer,)
         if "vocals" in self.mixer.stems:

@@ -6,6 +6,14 @@ signal that is played: two shifted signals meant to cancel, such as the song and
 its vocal, would not), :func:`kit.mix.apply_limiter` holds the peaks (on at
 first: a song's own peaks plus a stem's gain easily pass full scale). The widget
 only keeps the settings and shows what they give.
+
+Two players: ``player="kernel"`` (lessons) re-mixes in the kernel and sends the mix
+to an audio player after each change, which shows exactly what kit computed;
+``player="browser"`` (the karaoke app) sends each stem to the page once and mixes
+there (:mod:`kit.ui.web_mixer`), so switches and gains act at once on a whole song;
+the kernel then renders only the download, the limiter's gain curve and, for a key
+change, the stems in the new key. Either way :meth:`StemMixer.render` makes the
+download from the settings the listener has.
 """
 
 from __future__ import annotations
@@ -50,13 +58,21 @@ class StemMixer(widgets.VBox):
         Move the controls as a listener would.
     ``sr``
         Sample rate in Hz.
+    ``web``
+        With ``player="browser"``: the :class:`kit.ui.web_mixer.WebMixer` that plays
+        and mixes in the page (None otherwise).
+    ``extend(stems, mixture=...)``, ``ready_s``
+        Add the next part of a song separated part by part; seconds it holds so far.
     """
 
     def __init__(self, stems: dict, sr: int, *, mixture=None, title=None, show_plots=True,
-                 key_shift=True, limiter=True, limit=True):
+                 key_shift=True, limiter=True, limit=True, player: str = "kernel",
+                 duration_s: float | None = None):
         from ..audio import check_audio
         from ..errors import OptionError
 
+        if player not in ("kernel", "browser"):
+            raise OptionError(f"player={player!r} is not a player; use 'kernel' or 'browser'.")
         if not stems:
             raise OptionError("stem_mixer needs stems, e.g. stem_mixer(kit.separate(y, sr), sr).")
         self._stems = {str(k): check_audio(v, what=f"Stem '{k}'") for k, v in stems.items()}
@@ -72,10 +88,23 @@ class StemMixer(widgets.VBox):
         self._unlimited = None  # (gains and key, the mix before the limiter): a key shift takes seconds
         self._current = None  # (settings key, rendered mix)
 
+        self.web = None
+        self._sent_semitones = 0.0  # the key of the stems the page has
+        self._page_shifted = None  # (semitones, page tracks in that key): a shift takes seconds
+        self._quiet = False
         row_layout = widgets.Layout(align_items="center")
         self._on, self._solo, self._gain = {}, {}, {}
         rows = []
-        for name in self._stems:
+        if player == "browser":
+            from .web_mixer import WebMixer
+
+            n = next(iter(shapes))[1]
+            self.web = WebMixer(list(self._stems), self.sr,
+                                duration_s=n / self.sr if duration_s is None else float(duration_s))
+            self.web.observe(self._on_control, names=["gains_db", "on", "solo"])
+            rows.append(self.web)
+            self._send_part(0, n, new_generation=False)
+        for name in self._stems if player == "kernel" else ():
             on = widgets.ToggleButton(value=True, description="on", tooltip=f"play {name}",
                                       icon="volume-up", layout=widgets.Layout(width="70px"))
             solo = widgets.ToggleButton(value=False, description="solo", tooltip="hear only soloed stems",
@@ -108,6 +137,8 @@ class StemMixer(widgets.VBox):
         self._note = widgets.HTML()
         self._busy = widgets.Box()
         self.player = make_player()
+        if self.web is not None:
+            self.player.layout.display = "none"  # the page plays the stems itself
         children = []
         if title:
             children.append(widgets.HTML(f"<h3 style='margin:4px 0'>{title}</h3>"))
@@ -120,8 +151,8 @@ class StemMixer(widgets.VBox):
             self.figure = make_image()
             children.append(self.figure)
         super().__init__(children)
-        if show_plots:
-            self._draw()
+        if show_plots and (self.web is None or self.ready_s >= self.web.duration_s - 1e-3):
+            self._draw()  # a song still coming part by part is drawn once it is all in (extend)
         self._update()
 
     # --- state ---------------------------------------------------------------
@@ -133,10 +164,16 @@ class StemMixer(widgets.VBox):
     @property
     def settings(self) -> dict:
         """What the mix is made of: kept stems with their gains, dropped stems, key, limiter."""
-        soloed = [n for n in self._stems if self._solo[n].value]
-        kept = soloed if soloed else [n for n in self._stems if self._on[n].value]
+        if self.web is not None:  # what the page plays (it tells the kernel after each change)
+            on, solo, gains = self.web.on, self.web.solo, self.web.gains_db
+        else:
+            on = {n: w.value for n, w in self._on.items()}
+            solo = {n: w.value for n, w in self._solo.items()}
+            gains = {n: w.value for n, w in self._gain.items()}
+        soloed = [n for n in self._stems if solo.get(n)]
+        kept = soloed if soloed else [n for n in self._stems if on.get(n, True)]
         return {
-            "gains_db": {n: float(self._gain[n].value) for n in kept},
+            "gains_db": {n: float(gains.get(n, 0.0)) for n in kept},
             "dropped": [n for n in self._stems if n not in kept],
             "semitones": float(self._semitones.value),
             "limit": bool(self._limit.value),
@@ -175,6 +212,17 @@ class StemMixer(widgets.VBox):
 
         if name not in self._stems:
             raise OptionError(f"No stem '{name}' in this mixer; it has: {', '.join(self._stems)}.")
+        if self.web is not None:
+            self._quiet = True  # one update for the three settings
+            try:
+                for key, value in (("on", on), ("solo", solo), ("gains_db", gain_db)):
+                    if value is not None:
+                        kind = float if key == "gains_db" else bool
+                        setattr(self.web, key, {**getattr(self.web, key), name: kind(value)})
+            finally:
+                self._quiet = False
+            self._on_control(None)
+            return
         if on is not None:
             self._on[name].value = bool(on)
         if solo is not None:
@@ -259,9 +307,103 @@ class StemMixer(widgets.VBox):
         plot_stems(self._stems, self.sr, axes=axes, title="The stems (as separated, before the mixer)")
         self.figure.value = render_figure(fig, dpi=FIGURE_DPI)
 
+    # --- the browser's player -------------------------------------------------------
+
+    @property
+    def ready_s(self) -> float:
+        """Seconds of the song the stems cover so far (all of it unless :meth:`extend` is to come)."""
+        return next(iter(self._stems.values())).shape[1] / self.sr
+
+    def _page_tracks(self, a: int, b: int) -> dict:
+        """Samples ``a:b`` of what the page mixes, in the key it plays: the stems and the residue.
+
+        The residue (mixture minus all stems: what the model put in no stem) plays whenever a
+        stem plays, so the page's sum is the kernel's ``method="minus"`` mix. It is left out
+        when it is under -60 dB. In another key each track is shifted on its own; the page
+        only adds them (nothing in it cancels), while the download shifts the finished mix.
+        """
+        from .web_mixer import REST_NAME
+
+        tracks = dict(self._stems)
+        if self._mixture is not None:
+            rest = self._mixture - np.sum(list(self._stems.values()), axis=0, dtype=np.float64)
+            level = float(np.sqrt(np.mean(np.square(self._mixture, dtype=np.float64))))
+            if float(np.sqrt(np.mean(np.square(rest)))) > 1e-3 * level:
+                tracks[REST_NAME] = rest.astype(np.float32)
+        semitones = self._sent_semitones
+        if semitones:
+            if self._page_shifted is None or self._page_shifted[0] != semitones:
+                from ..pitch import shift_pitch
+                from .progress import make_progress_bar
+
+                bar, progress = make_progress_bar(f"Key {_fmt_db(semitones)} st (stems for the page)")
+                self._busy.children = (bar,)
+                try:
+                    shifted = {}
+                    for i, (name, y) in enumerate(tracks.items()):
+                        shifted[name] = shift_pitch(y, self.sr, semitones=semitones)
+                        progress((i + 1) / len(tracks))
+                finally:
+                    self._busy.children = ()
+                self._page_shifted = (semitones, shifted)
+            tracks = self._page_shifted[1]
+        return {name: y[:, a:b] for name, y in tracks.items()}
+
+    def _send_part(self, a: int, b: int, *, new_generation: bool) -> None:
+        """Encode samples ``a:b`` of the page's tracks and send them to the page."""
+        self.web.add_part(self._page_tracks(a, b), start_s=a / self.sr, new_generation=new_generation)
+
+    def extend(self, stems: dict, *, mixture=None) -> None:
+        """Add the next stretch of the stems (a long song separated part by part) and send it to the page.
+
+        Parameters
+        ----------
+        stems : dict of str to np.ndarray, shape (channels, samples)
+            The same stems as before, for the samples that follow.
+        mixture : np.ndarray, optional
+            The song for those samples; needed when the mixer was given the mixture.
+        """
+        from ..audio import check_audio
+        from ..errors import OptionError
+
+        if set(stems) != set(self._stems):
+            raise OptionError(f"extend() needs the stems {sorted(self._stems)}, got {sorted(stems)}.")
+        if (mixture is None) != (self._mixture is None):
+            raise OptionError("Pass the mixture to extend() exactly when the mixer was made with one.")
+        a = next(iter(self._stems.values())).shape[1]
+        self._stems = {k: np.concatenate([v, check_audio(stems[k], what=f"Stem '{k}'")], axis=1)
+                       for k, v in self._stems.items()}
+        if mixture is not None:
+            self._mixture = np.concatenate([self._mixture, check_audio(mixture, what="The mixture")], axis=1)
+        self._unlimited = self._current = self._page_shifted = None
+        b = next(iter(self._stems.values())).shape[1]
+        if self.web is not None and b > a:
+            self._send_part(a, b, new_generation=False)
+        if self.web is None or self.ready_s >= self.web.duration_s - 1e-3:  # the whole song is in
+            if self.figure is not None:
+                self._draw()
+            self._update()  # the peak and the limiter's gain, now over the whole song
+
+    def _update_page(self, y: np.ndarray) -> None:
+        """After a change: the stems in a new key, and the limiter's gain, for the page."""
+        from .web_mixer import measure_limiter_gain
+
+        s = self.settings
+        if s["semitones"] != self._sent_semitones:
+            self._sent_semitones = s["semitones"]
+            self._send_part(0, next(iter(self._stems.values())).shape[1], new_generation=True)
+        unlimited = self._mix_in_key(s)
+        if y.shape == unlimited.shape and not np.array_equal(y, unlimited):  # the limiter acted
+            self.web.set_limiter_gain(*measure_limiter_gain(unlimited, y, self.sr))
+        else:
+            self.web.set_limiter_gain(None)
+
     def _update(self) -> None:
         y = self.render()
-        update_player(self.player, y, self.sr)
+        if self.web is not None:
+            self._update_page(y)
+        else:
+            update_player(self.player, y, self.sr)
         peak = float(np.max(np.abs(y))) if y.size else 0.0
         peak_db = 20 * math.log10(peak) if peak > 0 else -math.inf
         limiter = (" - limiter on" if self._limit.value else " - limiter off") if self._has_limiter else ""
@@ -277,13 +419,15 @@ class StemMixer(widgets.VBox):
             callback(self)
 
     def _on_control(self, change) -> None:
+        if self._quiet:
+            return
         self._show_switches()
         self._update()
 
     def _show_switches(self) -> None:
         """Say on the buttons what is heard: muted stems read "off", soloed ones light up."""
         self._limit.description = _limiter_words(self._limit.value)
-        for name in self._stems:
+        for name in self._stems if self.web is None else ():  # the page's own buttons say it
             on, solo = self._on[name], self._solo[name]
             on.description, on.icon = ("on", "volume-up") if on.value else ("off", "volume-off")
             solo.button_style = "warning" if solo.value else ""
@@ -293,7 +437,8 @@ def _limiter_words(on: bool) -> str:
 
 
 def stem_mixer(stems: dict, sr: int, *, mixture=None, title=None, show_plots: bool = True,
-               key_shift: bool = True, limiter: bool = True, limit: bool = True):
+               key_shift: bool = True, limiter: bool = True, limit: bool = True, player: str = "kernel",
+               duration_s: float | None = None):
     """A mixer for separated stems: on/off, solo and gain per stem, key shift, limiter, one player.
 
     Parameters
@@ -316,6 +461,14 @@ def stem_mixer(stems: dict, sr: int, *, mixture=None, title=None, show_plots: bo
     limit : bool
         Start with the limiter on (the default): a mix of unchanged stems can
         still pass full scale, and a first result that clips would mislead.
+    player : {"kernel", "browser"}
+        ``kernel``: every change is mixed here and sent to an audio player.
+        ``browser``: the stems go to the page once (MP3) and are mixed there at
+        once (:class:`kit.ui.web_mixer.WebMixer`); the kernel computes the key
+        change and the limiter's gain.
+    duration_s : float, optional
+        The song's length when ``stems`` is only its first part (``player="browser"``;
+        :meth:`StemMixer.extend` adds the rest).
 
     Solo wins over on/off: while any stem is soloed, exactly the soloed stems play.
 
@@ -340,4 +493,4 @@ def stem_mixer(stems: dict, sr: int, *, mixture=None, title=None, show_plots: bo
     kit.make_backing_track, notebooks/09_karaoke_maker.ipynb
     """
     return StemMixer(stems, sr, mixture=mixture, title=title, show_plots=show_plots, key_shift=key_shift,
-                     limiter=limiter, limit=limit)
+                     limiter=limiter, limit=limit, player=player, duration_s=duration_s)

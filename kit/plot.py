@@ -441,7 +441,7 @@ def _score_rows(board) -> list[dict]:
 def plot_scoreboard(board, *, ax=None, metric: str | None = None, title=None):
     """Horizontal bars of each method's score per stem, best method on top.
 
-    Oracles (ideal masks, the upper bound) are hatched and marked "ideal"; the
+    Oracles (ideal masks at one STFT: the upper bound for masks of their kind) are hatched; the
     unprocessed mixture (the lower bound) is grey and marked "no separation".
 
     Parameters
@@ -512,7 +512,7 @@ def plot_scoreboard(board, *, ax=None, metric: str | None = None, title=None):
 
     def describe(m: str) -> str:
         if str(m).startswith("oracle"):
-            return f"{m}\n(ideal mask: upper bound)"
+            return f"{m}\n(ideal mask, one STFT:\nupper bound for such masks)"
         if m == "mixture":
             return "mixture\n(no separation: lower bound)"
         return str(m)

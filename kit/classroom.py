@@ -201,6 +201,9 @@ def record_feedback(rating: int, comment: str = "", *, song_sha256: str | None =
 
 def _read(path: Path, table: str) -> list[dict]:
     if not path.is_file():
+        if table == "feedback":
+            raise InputFileError(f"No feedback at '{path}' yet; rate a result in the app first, or give --db FILE "
+                                 "(the file KIT_FEEDBACK_DB or KIT_CLASS_DB names).")
         raise InputFileError(f"No class results at '{path}' yet; run a lesson first, or give --db FILE "
                              "(the file KIT_CLASS_DB names on the class's server).")
     try:
@@ -226,7 +229,10 @@ def read_results(db=None) -> list[dict]:
 
 
 def read_feedback(db=None) -> list[dict]:
-    """Every feedback row, oldest first: ``{"student", "rating", "comment", "song_sha256", "model", "settings", "time"}``."""
+    """Every feedback row, oldest first.
+
+    Each is ``{"student", "rating", "comment", "song_sha256", "model", "settings", "time"}``.
+    """
     rows = _read(feedback_db_path(db), "feedback")
     for r in rows:
         r["settings"] = json.loads(r["settings"] or "{}")
@@ -291,3 +297,101 @@ def check_exercise(lesson: str, item: str, check, *, passed: str = "", db=None) 
     print("PASS" + (f": {passed}" if passed else ""))
     record(lesson, item, "pass", db=db)
     return True
+
+
+LISTENING_TEST = "listening test"
+
+
+def summarize_class(rows: list[dict]) -> dict:
+    """Per exercise, how many students reached it and passed; the listening test pooled over every student.
+
+    Parameters
+    ----------
+    rows : list of dict
+        From :func:`read_results`.
+
+    Returns
+    -------
+    summary : dict
+        ``{"students": [...], "exercises": [{"lesson", "item", "reached", "passed"}],
+        "listening": {"listeners": n, "versions": [{"version", "n", "mean", "low", "high", "sdr_db"}]}}``.
+        A student counts as having reached an exercise when its check ran at least once, and as
+        having passed when it said PASS at least once. Each listener's last saved ratings count;
+        ``low`` and ``high`` bound the 95 % interval of the mean (Student's t; None for one listener).
+
+    Examples
+    --------
+    >>> rows = [{"student": "ada", "lesson": "01", "item": "f", "value": "not yet"},
+    ...         {"student": "ada", "lesson": "01", "item": "f", "value": "pass"},
+    ...         {"student": "bo", "lesson": "01", "item": "f", "value": "not done"}]
+    >>> summarize_class(rows)["exercises"]
+    [{'lesson': '01', 'item': 'f', 'reached': 2, 'passed': 1}]
+    """
+    import math
+
+    import numpy as np
+    from scipy import stats
+
+    reached: dict[tuple, set] = {}
+    passed: dict[tuple, set] = {}
+    latest: dict[str, dict] = {}
+    for r in rows:
+        if r["item"] == LISTENING_TEST:
+            try:
+                latest[r["student"]] = json.loads(r["value"])
+            except (TypeError, ValueError):
+                continue
+            continue
+        key = (r["lesson"], r["item"])
+        reached.setdefault(key, set()).add(r["student"])
+        if r["value"] == "pass":
+            passed.setdefault(key, set()).add(r["student"])
+    exercises = [{"lesson": lesson, "item": item, "reached": len(who), "passed": len(passed.get((lesson, item), ()))}
+                 for (lesson, item), who in sorted(reached.items())]
+    ratings: dict[str, list[float]] = {}
+    sdr: dict[str, list[float]] = {}
+    for saved in latest.values():
+        for name, value in (saved.get("ratings") or {}).items():
+            ratings.setdefault(name, []).append(float(value))
+        for name, value in (saved.get("sdr_db") or {}).items():
+            sdr.setdefault(name, []).append(math.inf if value is None else float(value))
+    versions = []
+    for name, values in ratings.items():
+        mean = float(np.mean(values))
+        low = high = None
+        if len(values) > 1:
+            half = float(stats.t.ppf(0.975, len(values) - 1) * np.std(values, ddof=1) / math.sqrt(len(values)))
+            low, high = mean - half, mean + half
+        sdrs = sdr.get(name) or [math.nan]
+        versions.append({"version": name, "n": len(values), "mean": mean, "low": low, "high": high,
+                         "sdr_db": None if not math.isfinite(float(np.mean(sdrs))) else float(np.mean(sdrs))})
+    versions.sort(key=lambda v: -v["mean"])
+    students = sorted({r["student"] for r in rows})
+    return {"students": students, "exercises": exercises,
+            "listening": {"listeners": len(latest), "versions": versions}}
+
+
+def summarize_feedback(rows: list[dict], *, latest: int = 5) -> dict:
+    """The app's feedback: average rating per model, and the latest comments.
+
+    Returns
+    -------
+    summary : dict
+        ``{"models": [{"model", "ratings", "mean"}], "comments": [{"time", "model", "rating", "comment"}]}``,
+        models best first, comments newest first (empty comments left out).
+
+    Examples
+    --------
+    >>> rows = [{"model": "unet", "rating": 4, "comment": "", "time": "t1"},
+    ...         {"model": "unet", "rating": 5, "comment": "clean", "time": "t2"}]
+    >>> summarize_feedback(rows)["models"]
+    [{'model': 'unet', 'ratings': 2, 'mean': 4.5}]
+    """
+    by_model: dict[str, list[int]] = {}
+    for r in rows:
+        by_model.setdefault(r.get("model") or "?", []).append(int(r["rating"]))
+    models = sorted(({"model": m, "ratings": len(v), "mean": sum(v) / len(v)} for m, v in by_model.items()),
+                    key=lambda m: -m["mean"])
+    comments = [{"time": r["time"], "model": r.get("model") or "?", "rating": int(r["rating"]),
+                 "comment": r["comment"]} for r in reversed(rows) if r.get("comment")][:latest]
+    return {"models": models, "comments": comments}

@@ -27,7 +27,7 @@ def run_student(args) -> int:
     from ..lessons import write_student_lessons
 
     written = write_student_lessons(args.folder, source=args.source)
-    for path, answers in written:
+    for path, _ in written:
         print(str(path))
     total = sum(n for _, n in written)
     say(f"wrote {len(written)} lessons with {total} answers replaced by stubs to {args.folder}")

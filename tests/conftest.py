@@ -61,4 +61,5 @@ def class_run(tmp_path_factory):
     """The lessons run once, in order, in one folder, as a class runs them (see notebook_runner.ClassRun)."""
     from notebook_runner import ClassRun
 
-    return ClassRun(tmp_path_factory.mktemp("class"))
+    folder = tmp_path_factory.mktemp("class")
+    return ClassRun(folder, environ={"KIT_CLASS_DB": str(folder / "class.sqlite")})

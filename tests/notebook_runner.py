@@ -112,6 +112,12 @@ CLASS_PARAMETERS = {
 CLASS_TIMEOUT_S = 300  # the longest any one cell may run
 
 
+def lessons_with_answers() -> list[str]:
+    """The lessons whose exercise answers are marked with nbgrader's ``### BEGIN SOLUTION``."""
+    return [name for name in CLASS_PARAMETERS
+            if "### BEGIN SOLUTION" in (NOTEBOOKS / f"{name}.ipynb").read_text(encoding="utf-8")]
+
+
 class ClassRun:
     """The lessons run as a class runs them: in order, each in a fresh kernel, all in one folder.
 

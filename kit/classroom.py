@@ -239,7 +239,7 @@ def read_feedback(db=None) -> list[dict]:
     return rows
 
 
-def check_exercise(lesson: str, item: str, check, *, passed: str = "", db=None) -> bool:
+def check_exercise(lesson: str, item: str, check, *, passed: str = "", db=None) -> None:
     """Run an exercise's check, say PASS, "not done yet" or what differs, and record which in the class database.
 
     Parameters
@@ -257,11 +257,8 @@ def check_exercise(lesson: str, item: str, check, *, passed: str = "", db=None) 
     db : str or Path, optional
         The class database (default :func:`class_db_path`).
 
-    Returns
-    -------
-    ok : bool
-        True on PASS. Never raises for a mistake in the student's code: the message
-        names it, and *Run All* goes on.
+    Never raises for a mistake in the student's code: the message names it, and
+    *Run All* goes on. Returns nothing, so a notebook shows only the message.
 
     Examples
     --------
@@ -271,12 +268,12 @@ def check_exercise(lesson: str, item: str, check, *, passed: str = "", db=None) 
     ...     raise NotImplementedError()
     >>> check_exercise("00", "my_double", lambda: [] if my_double(2) == 4 else ["my_double(2) is not 4"], db=db)
     not done yet: write my_double in the cell above (it still raises NotImplementedError), then run this cell again
-    False
     >>> def my_double(x):
     ...     return x + x
     >>> check_exercise("00", "my_double", lambda: [] if my_double(2) == 4 else ["my_double(2) is not 4"], db=db)
     PASS
-    True
+    >>> [r["value"] for r in read_results(db=db)]
+    ['not done', 'pass']
     """
     try:
         problems = check()
@@ -284,7 +281,7 @@ def check_exercise(lesson: str, item: str, check, *, passed: str = "", db=None) 
         print(f"not done yet: write {item} in the cell above (it still raises NotImplementedError), "
               "then run this cell again")
         record(lesson, item, "not done", db=db)
-        return False
+        return
     except Exception as exc:  # the student's code failed: say how, and let Run All go on
         problems = [f"{item} raised {type(exc).__name__}: {exc}"]
     if isinstance(problems, str):
@@ -293,10 +290,9 @@ def check_exercise(lesson: str, item: str, check, *, passed: str = "", db=None) 
     if problems:
         print("NOT YET: " + problems[0] + "".join(f"\n  {p}" for p in problems[1:]))
         record(lesson, item, "not yet", db=db)
-        return False
+        return
     print("PASS" + (f": {passed}" if passed else ""))
     record(lesson, item, "pass", db=db)
-    return True
 
 
 LISTENING_TEST = "listening test"

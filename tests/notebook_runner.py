@@ -101,7 +101,7 @@ CLASS_PARAMETERS = {
     "01_sound_and_the_stft": {"clip_s": 3.0},
     "02_masks_and_oracles": {"clip_s": 3.0},
     "03_centre_and_hpss": {"clip_s": 3.0, "kernel_sizes": (7, 31), "margins": (1.0, 3.0)},
-    "04_repet_sim": {"clip_s": 5.0, "lengths_s": (4.5, 5.5, 6.5, 8.0), "song_s": 5.0},
+    "04_repet_sim": {"clip_s": 5.0, "lengths_s": (4.5, 9.0), "song_s": 5.0},
     "05_spectrogram_unet": {"clip_s": 4.0, "train_minutes": 0.2, "train_options": {"n_validation": 1, "song_s": 3.0},
                             "test_songs": 1, "test_song_s": 5.0},
     "06_demucs": {"clip_s": 4.0, "model_dir": "no-weights-here"},

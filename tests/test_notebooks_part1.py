@@ -55,6 +55,9 @@ def test_lesson_runs_and_shows_figure_audio_widget_and_passing_exercise(name, cl
         background = _number(r"largest difference from the recipe: background " + NUM, text)
         foreground = _number(r"largest difference from the recipe: .*foreground " + NUM, text)
         assert background == 0.0 and foreground == 0.0, "kit's masks should equal the librosa recipe's"
-        # the growth is measured, fitted and extrapolated to a whole song
-        assert re.search(r"recipe time\s+~ .*->  at 300 s: about [0-9,]+ s", text)
-        assert re.search(r"recipe peak memory ~ .*->  at 300 s: about [0-9,]+ MB", text)
+        # the growth is measured (imports not counted): step 1, all pairs, grows faster than the song
+        power = _number(r"step 1 peak memory\s*: x[0-9.]+ for x2\.0 the length \(L\^" + NUM + r"\)", text)
+        assert 1.1 < power <= 2.05, f"step 1 should grow faster than the song, at most as its square: L^{power}"
+        assert re.search(r"recipe time\s*: x[0-9.]+ for x2\.0 the length", text)
+        assert "its distance matrix alone is 1,335 MB (8 bytes x frames², computed, not measured)" in text
+        assert "about 631 MB" not in text and "2.3 GB" not in text

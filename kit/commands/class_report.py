@@ -119,6 +119,10 @@ def run_report(args) -> int:
             raise OptionError(f"--html '{out}': give a file name ending in .html, e.g. --html report.html.")
         if not out.absolute().parent.is_dir():
             raise OptionError(f"Folder '{out.absolute().parent}' does not exist; create it or pick another --html.")
+    if args.db is None and not db.is_file():  # nothing written yet is not a mistake; a named missing file is
+        print(f"no class results in {db} yet: the lessons' exercise checks and the listening test write there "
+              "(KIT_CLASS_DB points a whole class at one file)")
+        return 0
     summary = summarize_class(read_results(db=db))
     if args.json:
         print(json.dumps({"db": str(db), **summary}, indent=2))

@@ -24,6 +24,9 @@ def run_feedback(args) -> int:
     if args.latest < 0:
         raise OptionError(f"--latest {args.latest}: give how many comments to show, 0 or more.")
     db = feedback_db_path(args.db)
+    if args.db is None and not db.is_file():  # nothing written yet is not a mistake; a named missing file is
+        print(f"no feedback in {db} yet: the karaoke app keeps the ratings singers give after a result")
+        return 0
     summary = summarize_feedback(read_feedback(db=db), latest=args.latest)
     if args.json:
         print(json.dumps({"db": str(db), **summary}, indent=2))

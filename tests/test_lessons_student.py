@@ -22,6 +22,7 @@ def _kit(*args):
     return subprocess.run([sys.executable, "-m", "kit", *args], capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_student_versions_run_to_the_end_say_not_done_and_record_it(tmp_path):
     student = tmp_path / "student"
     made = _kit("lessons", "student", str(student))

@@ -350,9 +350,14 @@ class ScoreTable:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def mean(self, metric: str = "sdr") -> float:
-        """Mean over stems of a metric (``"sdr"``, ``"si_sdr"``, ``"sdr_per_channel"``), ignoring n/a."""
-        vals = [r[f"{metric}_db"] for r in self.rows if not math.isnan(r[f"{metric}_db"])]
+    def mean(self, metric: str = "sdr", *, stems=None) -> float:
+        """Mean over stems of a metric (``"sdr"``, ``"si_sdr"``, ``"sdr_per_channel"``), ignoring n/a.
+
+        ``stems`` limits the mean to those stems (a scoreboard averages only the
+        stems every method gives, so that its means compare like with like).
+        """
+        vals = [r[f"{metric}_db"] for r in self.rows
+                if not math.isnan(r[f"{metric}_db"]) and (stems is None or r["stem"] in stems)]
         return float(np.mean(vals)) if vals else float("nan")
 
     def describe(self) -> list[str]:
@@ -501,16 +506,21 @@ class Scoreboard:
         Sorted best first by ``rank_by``; methods with no score at the end.
     rank_by : str
         What the score is: ``"vocals SDR"`` or ``"mean SDR"``.
+    mean_stems : list of str
+        The stems every method was scored on: the "mean" column averages these
+        only, so a four-stem method and a two-stem one are compared like with like.
     """
 
     def __init__(self, tables: dict, *, rank_by: str | None, notes: list[str] | None = None):
         self.tables = tables
         self.notes = list(notes or [])
         self.rank_by = f"{rank_by} SDR" if rank_by else "mean SDR"
+        every = [[r["stem"] for r in t.rows] for t in tables.values()]
+        self.mean_stems = [s for s in (every[0] if every else []) if all(s in e for e in every)]
 
         def score(t: ScoreTable) -> float:
             if rank_by is None:
-                return t.mean("sdr")
+                return t.mean("sdr", stems=self.mean_stems)
             try:
                 return t[rank_by]["sdr_db"]
             except KeyError:
@@ -532,7 +542,10 @@ class Scoreboard:
         return {
             "rank_by": self.rank_by,
             "measure": MEASURES["sdr"],
-            "ranking": [{"method": n, "score_db": _json_value(s)} for n, s in self.ranking],
+            "ranking": [{"method": n, "score_db": _json_value(s),
+                         "mean_sdr_db": _json_value(self.tables[n].mean("sdr", stems=self.mean_stems))}
+                        for n, s in self.ranking],
+            "mean_stems": self.mean_stems,
             "rows": [{k: _json_value(v) for k, v in r.items()} for r in self.rows],
             "notes": self.notes,
         }
@@ -557,8 +570,10 @@ class Scoreboard:
                     cells.append(f"{_fmt(t[s]['sdr_db']):>14}")
                 except KeyError:
                     cells.append(f"{'-':>14}")
-            lines.append(f"{i:>2} {name:<16}" + "".join(cells) + f"{_fmt(t.mean('sdr')):>9}")
+            lines.append(f"{i:>2} {name:<16}" + "".join(cells) + f"{_fmt(t.mean('sdr', stems=self.mean_stems)):>9}")
         lines.append(f"measure: {MEASURES['sdr']}{how}")
+        if len(self.mean_stems) < len(stems):
+            lines.append(f"mean: of {', '.join(self.mean_stems) or 'no stem'} only, the stems every method gives")
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -617,7 +632,7 @@ def make_scoreboard(mix, true_stems: dict, sr: int, *, separators: dict | None =
         for kind in ("irm", "ibm", "mixture"):
             sep = make_oracle(kind, true_stems)
             methods.setdefault(sep.name, sep)
-    tables, notes = {}, []
+    tables, notes, summed = {}, [], {}
     for i, (label, sep) in enumerate(methods.items()):
         step = scaled(progress, i / len(methods), (i + 1) / len(methods))
         if isinstance(sep, str):
@@ -631,10 +646,49 @@ def make_scoreboard(mix, true_stems: dict, sr: int, *, separators: dict | None =
             notes.append(f"{label}: not scored: {exc}")
             continue
         notes += [f"{label}: {n}" for n in tables[label].notes if n.startswith("no reference")]
+        # the lower bound's every stem is the mix, so its accompaniment is the mix, not a sum of mixes
+        lower_bound = getattr(sep, "name", None) == "mixture" and type(sep).__name__ == "MixtureSeparator"
+        summed[label] = _score_summed_accompaniment(true_stems, estimates, sr, window_s,
+                                                    mix=mix if lower_bound else None)
     report(progress, 1.0)
     if not tables:
         raise OptionError("No method could be scored on this clip; see the notes: " + "; ".join(notes))
+    notes += _add_summed_accompaniment(tables, summed)
     return Scoreboard(tables, rank_by=rank_by, notes=notes)
+
+
+def _score_summed_accompaniment(true_stems: dict, estimates: dict, sr: int, window_s, *, mix=None) -> tuple | None:
+    """A many-stem method's accompaniment (the sum of its stems other than vocals), scored; None if it has none."""
+    others = [k for k in estimates if k not in ("vocals", "accompaniment")]
+    if "vocals" not in estimates or "accompaniment" in estimates or not others:
+        return None
+    if mix is not None:
+        accompaniment, others = mix, ["mixture"]
+    else:
+        accompaniment = np.sum([np.asarray(estimates[k], dtype=np.float64) for k in others], axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", KitWarning)
+        table = evaluate(true_stems, {"accompaniment": accompaniment}, sr, window_s=window_s)
+    return table.rows[0], others
+
+
+def _add_summed_accompaniment(tables: dict, summed: dict) -> list[str]:
+    """Give four-stem methods an accompaniment row when two-stem methods are on the same board.
+
+    A two-stem method (vocals, accompaniment) and a four-stem one (vocals, drums,
+    bass, other) share only the vocals; with the four-stem method's other stems
+    summed into an accompaniment, both are scored on the same two stems.
+    """
+    if not any("accompaniment" in [r["stem"] for r in t.rows] for t in tables.values()):
+        return []
+    notes = []
+    for label, found in summed.items():
+        if found is not None and label in tables:
+            row, others = found
+            tables[label].rows.append(row)
+            notes.append(f"{label}: accompaniment = the mixture" if others == ["mixture"]
+                         else f"{label}: accompaniment = its {' + '.join(others)}, summed")
+    return notes
 
 
 # --- listening tests ------------------------------------------------------------------

@@ -441,7 +441,7 @@ def _score_rows(board) -> list[dict]:
 def plot_scoreboard(board, *, ax=None, metric: str | None = None, title=None):
     """Horizontal bars of each method's score per stem, best method on top.
 
-    Oracles (ideal masks, the upper bound) are hatched and marked "ideal"; the
+    Oracles (ideal masks at one STFT: the upper bound for masks of their kind) are hatched; the
     unprocessed mixture (the lower bound) is grey and marked "no separation".
 
     Parameters
@@ -512,7 +512,7 @@ def plot_scoreboard(board, *, ax=None, metric: str | None = None, title=None):
 
     def describe(m: str) -> str:
         if str(m).startswith("oracle"):
-            return f"{m}\n(ideal mask: upper bound)"
+            return f"{m}\n(ideal mask, one STFT:\nupper bound for such masks)"
         if m == "mixture":
             return "mixture\n(no separation: lower bound)"
         return str(m)
@@ -633,7 +633,8 @@ def plot_loudness(curves: dict, *, ax=None, title=None, ylim_lufs=None):
     return lines
 
 
-def plot_ratings(ratings: dict, sdr_db: dict, *, ax=None, title: str | None = "Do your ears agree with the SDR?"):
+def plot_ratings(ratings: dict, sdr_db: dict, *, ax=None, title: str | None = "Do your ears agree with the SDR?",
+                 intervals: dict | None = None, ylabel: str = "your rating (0-100)"):
     """Listening-test ratings (0-100) against SDR (dB), one labelled point per version.
 
     The hidden reference has an infinite SDR (``None``, ``inf`` or >= 100 dB): it is drawn
@@ -642,10 +643,13 @@ def plot_ratings(ratings: dict, sdr_db: dict, *, ax=None, title: str | None = "D
     Parameters
     ----------
     ratings : dict of str to float
-        Version name -> rating 0..100.
+        Version name -> rating 0..100 (or a class's mean rating).
     sdr_db : dict of str to float or None
         Version name -> SDR against the reference in dB.
     ax : matplotlib.axes.Axes, optional
+    intervals : dict of str to (low, high), optional
+        Drawn as error bars, e.g. the 95 % interval of a class's mean rating (``kit class report``).
+    ylabel : str
 
     Returns
     -------
@@ -664,12 +668,15 @@ def plot_ratings(ratings: dict, sdr_db: dict, *, ax=None, title: str | None = "D
         is_ref = x is None or not math.isfinite(x) or x >= 100
         x = right if is_ref else x
         artists.append(ax.scatter([x], [rating], s=60, color=f"C{i % 10}", marker="*" if is_ref else "o", zorder=3))
+        low, high = (intervals or {}).get(name) or (None, None)
+        if low is not None and high is not None and math.isfinite(low) and math.isfinite(high):
+            ax.errorbar([x], [rating], yerr=[[rating - low], [high - rating]], color=f"C{i % 10}", capsize=4)
         ax.annotate(name + (" (SDR infinite)" if is_ref else ""), (x, rating), textcoords="offset points",
                     xytext=(6, 4), fontsize=9)
     ax.set_ylim(-5, 105)
     ax.set_xlim(min(finite + [0.0]) - 5.0, right + 10.0)
     ax.set_xlabel("SDR against the reference (dB, museval v4)")
-    ax.set_ylabel("your rating (0-100)")
+    ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
     ax.grid(alpha=0.3)

@@ -32,6 +32,20 @@ def _isolated_stem_cache(tmp_path_factory):
         os.environ["KIT_CACHE_DIR"] = old
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_class_db(tmp_path_factory):
+    """Class results (exercise checks, listening tests, app feedback) go to a temporary file, not ~/.local."""
+    saved = {k: os.environ.get(k) for k in ("KIT_CLASS_DB", "KIT_FEEDBACK_DB")}
+    os.environ["KIT_CLASS_DB"] = str(tmp_path_factory.mktemp("class_db") / "class.sqlite")
+    os.environ.pop("KIT_FEEDBACK_DB", None)
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _fresh_kept_models():
     """Each test module starts without separators kept by another (they may have patched model code)."""
@@ -40,3 +54,12 @@ def _fresh_kept_models():
 
     if "kit.separators.api" in sys.modules:
         sys.modules["kit.separators.api"].clear_models()
+
+
+@pytest.fixture(scope="session")
+def class_run(tmp_path_factory):
+    """The lessons run once, in order, in one folder, as a class runs them (see notebook_runner.ClassRun)."""
+    from notebook_runner import ClassRun
+
+    folder = tmp_path_factory.mktemp("class")
+    return ClassRun(folder, environ={"KIT_CLASS_DB": str(folder / "class.sqlite")})

@@ -120,6 +120,33 @@ def test_scoreboard_ranks_oracles_above_methods_above_the_mixture(multitrack):
     assert "oracle_irm" in board.to_text()
 
 
+def test_scoreboard_mean_compares_four_stem_oracles_and_two_stem_methods_on_the_same_stems(multitrack):
+    mix, stems = multitrack
+    board = make_scoreboard(mix, stems, SR, separators={"center": "center"})
+    assert board.mean_stems == ["vocals", "accompaniment"]
+    irm = board.tables["oracle_irm"]
+    # the oracle's accompaniment is its drums + bass + other, scored against the true sum of those
+    summed = sum(stems[k].astype(np.float64) for k in ("drums", "bass", "other"))
+    est = kit.make_oracle("irm", stems).separate(mix, SR)
+    want = compute_sdr(summed, sum(est[k].astype(np.float64) for k in ("drums", "bass", "other")), sr=SR, window_s=1.0)
+    assert irm["accompaniment"]["sdr_db"] == pytest.approx(want, abs=1e-6)
+    mean_irm = (irm["vocals"]["sdr_db"] + irm["accompaniment"]["sdr_db"]) / 2
+    line = next(row for row in board.to_text().splitlines() if row.split()[1:2] == ["oracle_irm"])
+    assert float(line.split()[-1]) == pytest.approx(mean_irm, abs=0.01)  # not the mean of five stems
+    # the lower bound's accompaniment is the mix itself
+    mixture = board.tables["mixture"]["accompaniment"]["sdr_db"]
+    assert mixture == pytest.approx(compute_sdr(mix - stems["vocals"], mix, sr=SR, window_s=1.0), abs=1e-6)
+    assert "mean: of vocals, accompaniment only" in board.to_text()
+    assert json.loads(board.to_json())["mean_stems"] == ["vocals", "accompaniment"]
+
+
+def test_scoreboard_of_four_stem_methods_alone_keeps_four_stems(multitrack):
+    mix, stems = multitrack
+    board = make_scoreboard(mix, stems, SR, separators={})
+    assert board.mean_stems == list(stems) and "accompaniment" not in [r["stem"] for r in board.rows]
+    assert "mean: of" not in board.to_text()
+
+
 # --- `kit evaluate` ----------------------------------------------------------------
 
 def _kit(*args):

@@ -55,6 +55,26 @@ def test_drive_ratings_reveal_and_save_json(versions, tmp_path):
     assert not list(tmp_path.glob(".*tmp"))
 
 
+def test_ratings_reach_the_class_database_only_when_save_is_pressed(versions, tmp_path, monkeypatch):
+    from kit import classroom
+
+    db = tmp_path / "class.sqlite"
+    monkeypatch.setenv("KIT_CLASS_DB", str(db))
+    classroom.record("07", "my_si_sdr", "pass")  # the lesson's check ran before
+    test = listening_test(versions, SR, seed=4, path=tmp_path / "r.json", lesson="07")
+    for letter in test.order:
+        test.sliders[letter].value = 70
+    test.controls["reveal"].click()
+    assert len(classroom.read_results()) == 1 and not (tmp_path / "r.json").exists()  # Save not pressed yet
+    test.controls["save"].click()
+    row = classroom.read_results()[-1]
+    assert (row["lesson"], row["item"]) == ("07", "listening test")
+    value = json.loads(row["value"])
+    assert value["ratings"] == dict.fromkeys(test.order.values(), 70) and value["revealed_before_saving"]
+    assert value["sdr_db"][HIDDEN_REFERENCE] > 100
+    assert "and to the class results" in test.note.value
+
+
 def test_ratings_from_a_class_pool(versions, tmp_path):
     for i, who in enumerate(("ada", "bo", "cy")):
         test = listening_test(versions, SR, seed=i, listener=who)

@@ -6,14 +6,11 @@ the lesson still prints the three figures (tiny U-Net, REPET-SIM, pretrained U-N
 
 import re
 
-from notebook_runner import count_outputs, output_text, run_notebook
-
-SMALL = {"clip_s": 4.0, "train_minutes": 0.2, "train_options": {"n_validation": 1, "song_s": 3.0},
-         "test_songs": 1, "test_song_s": 5.0}
+from notebook_runner import count_outputs, output_text
 
 
-def test_lesson_05_trains_live_and_prints_the_three_figures(tmp_path):
-    nb = run_notebook("05_spectrogram_unet", SMALL, tmp_path=tmp_path, timeout_s=120)
+def test_lesson_05_trains_live_and_prints_the_three_figures(class_run):
+    nb = class_run.run("05_spectrogram_unet")
     counts = count_outputs(nb)
     assert counts["figures"] >= 3 and counts["audio"] >= 3 and counts["widgets"] >= 2, counts
     text = output_text(nb)
@@ -24,4 +21,4 @@ def test_lesson_05_trains_live_and_prints_the_three_figures(tmp_path):
     assert set(figures) == {"tiny U-Net (ours)", "REPET-SIM", "pretrained U-Net"}, text
     assert float(figures["pretrained U-Net"]) > float(figures["REPET-SIM"])  # real training data shows
     assert "same vocals: True" in text
-    assert (tmp_path / "my_tiny_unet.safetensors").is_file()
+    assert (class_run.folder / "my_tiny_unet.safetensors").is_file()

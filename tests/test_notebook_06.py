@@ -3,12 +3,12 @@ architecture and the segment weights, and separates with the offline model inste
 
 import re
 
-from notebook_runner import count_outputs, output_text, run_notebook
+from notebook_runner import CLASS_PARAMETERS, count_outputs, output_text
 
 
-def test_lesson_06_without_real_weights_says_so_and_still_teaches(tmp_path):
-    nb = run_notebook("06_demucs", {"clip_s": 4.0, "model_dir": str(tmp_path / "no-weights-here")},
-                      tmp_path=tmp_path, timeout_s=120)
+def test_lesson_06_without_real_weights_says_so_and_still_teaches(class_run):
+    assert not (class_run.folder / CLASS_PARAMETERS["06_demucs"]["model_dir"]).exists()
+    nb = class_run.run("06_demucs")
     counts = count_outputs(nb)
     assert counts["figures"] >= 2 and counts["audio"] >= 2 and counts["widgets"] >= 2, counts
     text = output_text(nb)

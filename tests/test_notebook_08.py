@@ -7,13 +7,11 @@ the level-balance learning experiment (a memoriser loses to the constant guess).
 
 import re
 
-from notebook_runner import count_outputs, output_text, run_notebook
-
-SMALL = {"clip_s": 4.5, "n_songs": 12}
+from notebook_runner import count_outputs, output_text
 
 
-def test_lesson_08_walks_every_mixing_step(tmp_path):
-    nb = run_notebook("08_vocal_mixing", SMALL, tmp_path=tmp_path, timeout_s=180)
+def test_lesson_08_walks_every_mixing_step(class_run):
+    nb = class_run.run("08_vocal_mixing")
     counts = count_outputs(nb)
     assert counts["figures"] >= 7 and counts["audio"] >= 8 and counts["widgets"] >= 1, counts
     text = output_text(nb)

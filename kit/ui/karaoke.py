@@ -20,6 +20,7 @@ import numpy as np
 
 from .download import DownloadButton, encode_audio
 from .engine_panel import describe_engine, estimate_seconds, format_duration, list_model_choices
+from .feedback import feedback_panel
 from .player import make_figure, make_image, render_figure
 from .progress import make_progress_bar
 from .upload import UPLOAD_LIMIT_MB, load_uploaded, read_upload
@@ -161,6 +162,7 @@ class KaraokeMaker(widgets.VBox):
         self.status.add_class("kit-status")
         self.error = widgets.HTML(layout=widgets.Layout(display="none", width="auto"))  # auto: fits the margins
         self.error.add_class("kit-error")
+        self.feedback = feedback_panel(self._feedback_context)  # shown after each result
 
         # 4. mix, 5. download, 6. voice
         self.mixer_box = widgets.VBox([widgets.HTML("<span style='color:#555'>Separate the song (or a "
@@ -187,7 +189,7 @@ class KaraokeMaker(widgets.VBox):
                      css="kit-section-engine"),
             _section("3. Separate", widgets.HBox([self.preview_button, self.whole_button],
                                                  layout=widgets.Layout(flex_flow="row wrap", width="100%")),
-                     self.busy, self.status, self.error, css="kit-section-separate"),
+                     self.busy, self.status, self.error, self.feedback, css="kit-section-separate"),
             _section("4. Mix", self.mixer_box, css="kit-section-mix"),
             _section("5. Download the backing track",
                      widgets.HBox([self.format, self.download_button],
@@ -543,9 +545,17 @@ class KaraokeMaker(widgets.VBox):
                                      + "".join(f"<br><span style='color:#b26a00'>{html.escape(n)}</span>"
                                                for n in notes))
                 self._update_estimate()
+                self.feedback.show()
             self._guard(work, doing=f"separating {what}")
         finally:
             self._set_busy(False)
+
+    def _feedback_context(self) -> dict:
+        from ..cache import hash_audio
+
+        return {"song_sha256": hash_audio(self.y, self.sr), "model": self.model.value,
+                "settings": {"device": str(self.device), "range_s": list(self.stems_range or ()),
+                             "mix": self.mixer.describe() if self.mixer is not None else None}}
 
     def _on_preview(self, _button) -> None:
         self._run(whole=False)

@@ -6,8 +6,10 @@ the reference (a careful listener gives it 100) and a *low anchor* (the
 reference low-passed at 3.5 kHz, :func:`kit.evaluate.make_low_anchor`; it
 should score low). "Reveal" shows the names, each version's SDR against the
 reference (:func:`kit.evaluate.compute_sdr`) and a plot of ratings against SDR.
-"Save" writes the ratings as JSON; :func:`kit.evaluate.pool_ratings` pools a
-class's files.
+"Save" writes the ratings as JSON (:func:`kit.evaluate.pool_ratings` pools a
+class's files) and, when the test names its lesson, adds them to the class
+database (:mod:`kit.classroom`; ``kit class report`` pools the whole class).
+Nothing is saved until the listener presses Save.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ LOW_ANCHOR = "low anchor (3.5 kHz low-pass)"
 
 
 def listening_test(versions: dict, sr: int, *, reference: str | None = None, anchor: bool = True,
-                   seed: int | None = None, listener: str = "", path="ratings.json", title: str | None = None):
+                   seed: int | None = None, listener: str = "", path="ratings.json", title: str | None = None,
+                   lesson: str | None = None):
     """A blind listening test of separated versions against a reference (MUSHRA-style).
 
     Parameters
@@ -51,6 +54,9 @@ def listening_test(versions: dict, sr: int, *, reference: str | None = None, anc
     path : str or Path
         Where "Save" writes the ratings (JSON).
     title : str, optional
+    lesson : str, optional
+        The lesson this test belongs to (e.g. ``"07"``): "Save" then also records the
+        ratings in the class database (:func:`kit.classroom.record`, item ``"listening test"``).
 
     Returns
     -------
@@ -165,7 +171,14 @@ def listening_test(versions: dict, sr: int, *, reference: str | None = None, anc
         tmp = out.with_name(f".{out.name}.tmp")
         tmp.write_text(json.dumps(data, indent=2))
         tmp.replace(out)  # whole file or nothing: a pooled folder never holds half a file
-        note.value = f"Saved {len(data['ratings'])} ratings to <code>{out}</code>."
+        also = ""
+        if lesson is not None:
+            from ..classroom import record
+
+            keep = ("listener", "reference", "ratings", "sdr_db", "revealed_before_saving")
+            if record(lesson, "listening test", {k: data[k] for k in keep}):
+                also = " and to the class results"
+        note.value = f"Saved {len(data['ratings'])} ratings to <code>{out}</code>{also}."
         return out
 
     def on_save(_button=None) -> None:
@@ -177,7 +190,7 @@ def listening_test(versions: dict, sr: int, *, reference: str | None = None, anc
     reveal_button.on_click(reveal)
     save_button.on_click(on_save)
     box.sliders, box.players, box.order, box.results = sliders, players, order, None
-    box.table, box.figure = table, figure
+    box.table, box.figure, box.note = table, figure, note
     box.controls = {"reveal": reveal_button, "save": save_button, "path": path_box, "listener": listener_box}
     box.reveal, box.save = reveal, save
     return box

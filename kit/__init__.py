@@ -33,11 +33,12 @@ _EXPORTS = {
     "extract_melody": "kit.melody",
     "score_singing": "kit.singing",
     "batch": "kit.batch",
+    "split_vocals": "kit.vocal_split",
 }
 _SUBMODULES = {
     "audio", "errors", "ffmpeg", "examples", "devices", "spectral", "masks", "separators",
     "cache", "mix", "pitch", "fetch", "musdb", "plot", "ui", "cli", "progress", "automix", "train",
-    "pitch_tracking", "melody", "singing",
+    "pitch_tracking", "melody", "singing", "vocal_split",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -146,6 +146,17 @@ def make_key(audio_hash: str, identity: dict) -> str:
     return hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
 
 
+def make_split_key(key: str, method: str) -> str:
+    """The entry name for the vocals of entry (or alias) ``key`` split into lead and backing by ``method``.
+
+    The splitting code is part of the key, as a separator's is, so an edited
+    :mod:`kit.vocal_split` misses the cache instead of serving stale stems.
+    """
+    from . import vocal_split
+
+    return make_key(key, {"split_vocals": str(method), "code": _code_identity(vocal_split)})
+
+
 def load_stems(key: str, *, cache_dir=None) -> dict[str, np.ndarray] | None:
     """The cached stems for ``key``, or None if absent or damaged (a damaged entry is removed)."""
     entry = resolve_cache_dir(cache_dir) / key

@@ -17,7 +17,8 @@ from scipy import signal
 from .errors import OptionError
 
 __all__ = ["song_path", "load_song", "make_multitrack", "multitrack_melody", "make_sung_melody", "make_sung_take",
-           "STEMS_4", "STEMS_6"]
+           "STEMS_4", "STEMS_6",
+           "make_harmony_song", "HARMONIES"]
 
 STEMS_4 = ("drums", "bass", "other", "vocals")
 STEMS_6 = ("drums", "bass", "other", "vocals", "guitar", "piano")
@@ -156,15 +157,15 @@ def _piano(n, sr, beat):
     return _pan(out, -0.3)
 
 
-def _voice(n, sr, beat, rng):
-    """A formant-synthesised sung vowel line with vibrato and breath."""
+def _sing(midi_notes, n, sr, beat, rng, *, vibrato_hz=5.5, vibrato_phase=0.0):
+    """A formant-synthesised sung vowel line, one note per beat, with vibrato and breath; peak 1."""
     t = np.arange(n) / sr
     note_len = beat
     idx = (t // note_len).astype(int)
-    midi = np.array(_MELODY)[idx % len(_MELODY)].astype(float)
+    midi = np.asarray(midi_notes)[idx % len(midi_notes)].astype(float)
     # glide between notes so pitch moves like a singer's, not a keyboard's
     midi = signal.lfilter([0.002], [1, -0.998], midi, zi=[midi[0] * 0.998])[0]
-    vibrato = 0.35 * np.sin(2 * np.pi * 5.5 * t) * np.clip((t % note_len) / 0.25, 0, 1)
+    vibrato = 0.35 * np.sin(2 * np.pi * vibrato_hz * t + vibrato_phase) * np.clip((t % note_len) / 0.25, 0, 1)
     f0 = _hz(midi + vibrato)
     phase = np.cumsum(f0) / sr
     # glottal source: a band-limited sawtooth-like pulse with falling spectrum
@@ -186,8 +187,12 @@ def _voice(n, sr, beat, rng):
         out[a:b] = voiced * env
     rest = (idx % 8) == 7  # breathe every 8 notes so the vocal has gaps
     out[rest] = 0.0
-    out /= np.max(np.abs(out)) + 1e-9
-    return _pan(out * 0.45, 0.0)
+    return out / (np.max(np.abs(out)) + 1e-9)
+
+
+def _voice(n, sr, beat, rng):
+    """The lead vocal of :func:`make_multitrack`, in the centre."""
+    return _pan(_sing(_MELODY, n, sr, beat, rng) * 0.45, 0.0)
 
 
 def make_multitrack(
@@ -438,6 +443,124 @@ def make_sung_take(notes, sr: int = 44100, *, cents_off: dict | None = None, mis
     y = np.pad(y, ((0, 0), (int(round(delay_s * sr)), 0)))
     y += (10 ** (noise_db / 20) * rng.standard_normal(y.shape)).astype(np.float32)
     return y
+
+
+HARMONIES = ("wide", "centre", "double")
+
+
+def _harmony_notes(below: int) -> list[int]:
+    """Under each melody note, the ``below``-th chord tone (1: the nearest) at least 3 semitones down."""
+    notes = []
+    for k, top in enumerate(_MELODY):
+        chord = {p % 12 for p in _CHORDS[(k // 4) % len(_CHORDS)]}
+        tones = [m for m in range(top - 3, top - 25, -1) if m % 12 in chord]
+        notes.append(tones[below - 1])
+    return notes
+
+
+def _add_room(y, sr, rng, *, wet_db: float, rt60_s: float = 1.2):
+    """Stereo reverb: each channel's own decaying noise, so the room is wide even for a centred voice."""
+    if wet_db is None:
+        return y
+    n = int(rt60_s * sr)
+    decay = np.exp(-6.9 * np.arange(n) / n)  # -60 dB at rt60_s
+    irs = rng.standard_normal((2, n)) * decay
+    irs /= np.sqrt(np.sum(irs ** 2, axis=1, keepdims=True))  # unit energy: wet_db is the send level
+    dry_mid = y.sum(axis=0) / np.sqrt(2)
+    wet = np.stack([signal.fftconvolve(dry_mid, ir)[: y.shape[1]] for ir in irs])
+    return y + wet * 10 ** (wet_db / 20)
+
+
+def _rms(x) -> float:
+    return float(np.sqrt(np.mean(np.square(x)))) + 1e-12
+
+
+def make_harmony_song(
+    duration_s: float = 8.0,
+    sr: int = 44100,
+    *,
+    harmony: str = "wide",
+    reverb_db: float | None = -12.0,
+    tempo_bpm: float = 100.0,
+    seed: int = 0,
+):
+    """Synthesise a song whose vocals are a lead and backing harmonies, with all true stems.
+
+    The lead sings the melody of :func:`make_multitrack` in the centre. The
+    harmony singers sing chord tones under it, same words and rhythm, each with a
+    vibrato of their own:
+
+    - ``harmony="wide"``: an alto panned left and a tenor panned right, each
+      6 dB under the lead (its RMS), all through the song;
+    - ``harmony="centre"``: one alto in the centre with the lead, 8 dB under
+      it, only in the second half (the first half is the lead alone);
+    - ``harmony="double"``: a doubled lead, the melody itself sung again (a
+      second take, with a vibrato of its own) in the centre, 6 dB under: the
+      case no cue here can split.
+
+    Parameters
+    ----------
+    duration_s : float
+        Length in seconds.
+    sr : int
+        Sample rate in Hz.
+    harmony : str
+        ``"wide"``, ``"centre"`` or ``"double"``.
+    reverb_db : float or None
+        Level of a 1.2 s stereo room on every voice, relative to the dry voice
+        (None: dry). The room is part of each true stem, as in a real session;
+        it blurs the panning, which is what makes the pan cue imperfect.
+    tempo_bpm : float
+        Tempo; every voice moves one note per beat.
+    seed : int
+        Seed for the noise in the drums and the breath.
+
+    Returns
+    -------
+    mix : np.ndarray, float32, shape (2, samples)
+        The sum of the stems.
+    stems : dict of str to np.ndarray, float32, shape (2, samples)
+        ``drums, bass, other, lead_vocals, backing_vocals``; the song's
+        ``vocals`` stem is ``lead_vocals + backing_vocals``.
+
+    Examples
+    --------
+    >>> import kit
+    >>> mix, stems = kit.examples.make_harmony_song(2.0, harmony="centre")
+    >>> list(stems), mix.shape
+    (['drums', 'bass', 'other', 'lead_vocals', 'backing_vocals'], (2, 88200))
+
+    See also
+    --------
+    notebooks/11_lead_and_backing_vocals.ipynb
+    """
+    if harmony not in HARMONIES:
+        raise OptionError(f"harmony={harmony!r} is not a layout; choose from {', '.join(HARMONIES)}.")
+    if duration_s <= 0:
+        raise OptionError(f"duration_s={duration_s} must be positive.")
+    _, band = make_multitrack(duration_s, sr, stems=("drums", "bass", "other"), tempo_bpm=tempo_bpm, seed=seed)
+    n = int(round(duration_s * sr))
+    beat = 60.0 / tempo_bpm
+    wet_db = reverb_db
+    lead = _sing(_MELODY, n, sr, beat, np.random.default_rng([seed, 10])) * 0.45
+    # (chord tone below the melody, 0 for the melody itself; pan; vibrato Hz; level dB)
+    parts = {"wide": [(1, -0.7, 5.0, -6.0), (2, 0.7, 6.1, -6.0)], "centre": [(1, 0.0, 5.0, -8.0)],
+             "double": [(0, 0.0, 5.0, -6.0)]}[harmony]
+    backing = np.zeros((2, n))
+    for i, (below, pan, vibrato_hz, level_db) in enumerate(parts):
+        notes = _harmony_notes(below) if below else _MELODY
+        line = _sing(notes, n, sr, beat, np.random.default_rng([seed, 11 + i]),
+                     vibrato_hz=vibrato_hz, vibrato_phase=1.0 + i)
+        line *= _rms(lead) / _rms(line) * 10 ** (level_db / 20)
+        if harmony == "centre":  # enters on the first beat of the second half
+            line[: int(np.ceil(n / 2 / (beat * sr)) * beat * sr)] = 0.0
+        backing += _add_room(_pan(line, pan), sr, np.random.default_rng([seed, 21 + i]), wet_db=wet_db)
+    lead = _add_room(_pan(lead, 0.0), sr, np.random.default_rng([seed, 20]), wet_db=wet_db)
+    stems = {**band, "lead_vocals": lead.astype(np.float32), "backing_vocals": backing.astype(np.float32)}
+    mix = np.sum(list(stems.values()), axis=0)
+    gain = min(1.0, 0.9 / (np.max(np.abs(mix)) + 1e-12))
+    stems = {k: (v * gain).astype(np.float32) for k, v in stems.items()}
+    return np.sum(list(stems.values()), axis=0).astype(np.float32), stems
 
 
 def load_musdb_track(root, track=0, *, subset=None, sr=None, start_s=None, duration_s=None):

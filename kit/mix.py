@@ -82,11 +82,29 @@ class MixWarning(KitWarning):
 # --- choosing stems -----------------------------------------------------------
 
 
+_SPLIT_STEMS = ("lead_vocals", "backing_vocals")  # kit.vocal_split.STEMS, without importing it
+
+
 def _did_you_mean(names, available) -> str:
-    """``"did you mean 'vocals'? "`` when one unknown name is close to a real one, else ``""``."""
+    """``"did you mean 'vocals'? "`` when one unknown name is close to a real one, else ``""``.
+
+    With a ``vocals`` stem, the names of its split (``lead_vocals``...) count as real too.
+    """
+    if "vocals" in available:
+        available = [*available, *(s for s in _SPLIT_STEMS if s not in available)]
     hints = [difflib.get_close_matches(n, available, n=1) for n in names]
     close = [h[0] for h in hints if h]
     return f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
+
+
+def _split_hint(names, available) -> str:
+    """Where ``lead_vocals`` / ``backing_vocals`` come from, when they were asked for but the vocals are whole."""
+    if "vocals" in available and any(n in _SPLIT_STEMS for n in names):
+        return (" lead_vocals and backing_vocals come from splitting the vocals: kit backing does it when you "
+                "name them, kit separate with --split-vocals, Python with kit.split_vocals.")
+    if "lead_vocals" in available and "vocals" in names:
+        return " The vocals are split into lead and backing here; write lead_vocals,backing_vocals for both."
+    return ""
 
 
 def _as_list(value) -> list[str]:
@@ -144,6 +162,7 @@ def select_stems(available, *, drop=None, keep=None, model: str | None = None) -
         raise OptionError(
             f"Unknown stem {', '.join(repr(s) for s in unknown)} in {flag}; "
             f"{_did_you_mean(unknown, available)}{owner} has these stems: {', '.join(available)}."
+            f"{_split_hint(unknown, available)}"
         )
     if drop_l:
         dropped = [s for s in available if s in drop_l]
@@ -173,7 +192,7 @@ def check_gains(gains_db, *, available, kept, model: str | None = None) -> dict[
         key = str(name).strip().lower()
         if key not in available:
             raise OptionError(f"Unknown stem '{name}' in --gain; {_did_you_mean([key], available)}{owner} has "
-                              f"these stems: {', '.join(available)}.")
+                              f"these stems: {', '.join(available)}.{_split_hint([key], available)}")
         if key not in kept:
             raise OptionError(
                 f"--gain {key}=... is for a stem you dropped; give gains only for kept stems "

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ._common import add_input, add_model_options, model_options, say_replaced, separation_progress
 from ._demucs_options import add_demucs_options, demucs_options
+from .separate import add_split_options, split_method
 
 _GAIN = re.compile(r"^\s*([A-Za-z][\w-]*)\s*=\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(?:db|dB|DB)?\s*$")
 
@@ -46,7 +47,19 @@ def register(sub) -> None:
                    help="output file, .mp3/.wav/.flac, or a folder for the default name (default: "
                         "'SONG (no STEMS).mp3' in the current folder); an existing file is replaced")
     p.add_argument("--no-cache", action="store_true", help="do not read or store stems in the stem cache")
+    add_split_options(p)
     p.set_defaults(func=run)
+
+
+def wants_split(args) -> str | None:
+    """The vocal split asked for: by the flags, or by naming lead_vocals / backing_vocals in a stem list."""
+    from ..mix import _as_list
+    from ..vocal_split import STEMS
+
+    named = _as_list(args.drop) + _as_list(args.keep) + list(parse_gains(args.gain))
+    if any(name in STEMS for name in named):
+        return args.split_method or "auto"
+    return split_method(args)
 
 
 def parse_gains(items) -> dict[str, float]:
@@ -100,6 +113,7 @@ def run(args) -> int:
     from ..progress import tqdm_progress
     from ..separators.api import separate_with
     from ..separators.registry import best_available_model, get_separator, normalize_model_name, stems_for
+    from ..vocal_split import check_split, split_stem_names
 
     song = Path(args.input)
     if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", args.input):
@@ -115,6 +129,8 @@ def run(args) -> int:
     # Every cheap check before the slow part: a typo must not cost a separation.
     available = stems_for(model, model_dir=opts.get("model_dir"))
     try:
+        split = check_split(wants_split(args), available, model=model)
+        available = split_stem_names(available) if split else available
         kept, dropped = select_stems(available, drop=args.drop, keep=args.keep, model=model)
         gains = check_gains(parse_gains(args.gain), available=available, kept=kept, model=model)
     except OptionError as exc:
@@ -140,7 +156,7 @@ def run(args) -> int:
     separator = get_separator(model, **opts)
     with separation_progress(separator) as progress:
         stems = separate_with(separator, y, sr, progress=progress, cache=not args.no_cache,
-                              options={k: v for k, v in opts.items() if k != "device"})
+                              options={k: v for k, v in opts.items() if k != "device"}, split_vocals=split)
     replacing = out.exists()
     with tqdm_progress("Writing the backing track") as progress:
         path = write_backing_track(

@@ -19,7 +19,26 @@ def register(sub) -> None:
                    help="stem file format (default: %(default)s; wav keeps 32-bit float)")
     p.add_argument("--no-cache", action="store_true",
                    help="separate again even if this song was separated before with the same settings")
+    add_split_options(p)
     p.set_defaults(func=run)
+
+
+def add_split_options(p) -> None:
+    """``--split-vocals`` and ``--split-method``, shared with ``kit backing``."""
+    from ..vocal_split import METHODS
+
+    p.add_argument("--split-vocals", action="store_true",
+                   help="write lead_vocals and backing_vocals instead of vocals (any model with a vocals stem)")
+    p.add_argument("--split-method", choices=METHODS, default=None,
+                   help="how to tell the lead from the backing vocals: pan (the lead in the centre), pitch "
+                        "(the lead is the melody) or auto, both (default: auto; implies --split-vocals)")
+
+
+def split_method(args) -> str | None:
+    """The vocal split the flags ask for, or None."""
+    if getattr(args, "split_method", None):
+        return args.split_method
+    return "auto" if getattr(args, "split_vocals", False) else None
 
 
 def write_stems(stems: dict, sr: int, out_dir: Path, fmt: str, *, inputs=()) -> list[Path]:
@@ -61,23 +80,38 @@ def _make_folder(out_dir: Path) -> list[Path]:
     return list(reversed(missing))
 
 
+def _two_stems_split(stems: dict) -> dict:
+    """--two-stems vocals --split-vocals: the lead, the backing vocals and everything else."""
+    from ..vocal_split import STEMS
+
+    rest = make_two_stems({"vocals": stems[STEMS[0]], **{k: v for k, v in stems.items() if k not in STEMS}},
+                          "vocals")["no_vocals"]
+    return {**{k: stems[k] for k in STEMS}, "no_vocals": rest}
+
+
 def run(args) -> int:
+    from ..errors import OptionError
     from ..separators.api import separate_file
     from ..separators.registry import get_separator
+    from ..vocal_split import check_split
 
     # the model first: a wrong name should fail before a long song is decoded
     options = model_options(args)
     options.update(demucs_options(args, model=args.model))  # --shifts ... checked now, and keyed in the cache
     separator = get_separator(args.model, **options)
     two_stems = check_two_stems(args.two_stems, separator.stems, model=separator.name)
+    split = check_split(split_method(args), separator.stems, model=separator.name)
+    if split and two_stems not in (None, "vocals"):
+        raise OptionError(f"--two-stems {two_stems} leaves no vocals stem to split; use --two-stems vocals "
+                          "with --split-vocals, or leave one of them out.")
     out_dir = Path(args.out) if args.out else Path("separated") / separator.name / Path(args.input).stem
     if out_dir.exists() and not out_dir.is_dir():  # before the slow part
         _make_folder(out_dir)
     with separation_progress(separator) as progress:
         # a song separated before (same bytes, model, settings, weights) comes from the stem cache
         stems, sr = separate_file(separator, args.input, progress=progress, cache=not args.no_cache,
-                                  options=options)
+                                  options=options, split_vocals=split)
     if two_stems:
-        stems = make_two_stems(stems, two_stems)
+        stems = make_two_stems(stems, two_stems) if not split else _two_stems_split(stems)
     print_paths(write_stems(stems, sr, out_dir, args.format, inputs=[args.input]))
     return 0

@@ -11,6 +11,7 @@ import numpy as np
 from ..audio import check_audio, load
 from ..errors import OptionError
 from ..progress import Progress, report
+from ..vocal_split import check_split
 from .registry import get_separator
 
 __all__ = ["separate", "separate_with", "separate_file", "get_cached_separator", "clear_models", "MAX_CACHED_MODELS"]
@@ -121,6 +122,7 @@ def separate_with(
     cache: bool = True,
     cache_dir=None,
     options: dict | None = None,
+    split_vocals: str | bool | None = None,
 ) -> dict[str, np.ndarray]:
     """Run a separator that is already built, serving the stems from the cache when it can.
 
@@ -141,6 +143,10 @@ def separate_with(
     options : dict, optional
         The options the separator was made with; they key the cache for
         separators that do not describe their own settings.
+    split_vocals : str or bool, optional
+        Replace ``vocals`` by ``lead_vocals`` and ``backing_vocals``
+        (:func:`kit.split_vocals`; a method name, or True for ``"auto"``). The
+        split is cached too, keyed by the stems' entry and the method.
 
     Returns
     -------
@@ -154,8 +160,26 @@ def separate_with(
     >>> sorted(separate_with(kit.get_separator("center"), y, sr, cache=False))
     ['accompaniment', 'vocals']
     """
-    return _separate_cached(separator, y, sr, progress=progress, cache=cache, cache_dir=cache_dir,
-                            options=options)[0]
+    method = check_split(split_vocals, separator.stems, model=separator.name)
+    stems, key = _separate_cached(separator, y, sr, progress=progress, cache=cache, cache_dir=cache_dir,
+                                  options=options)
+    return _split(stems, sr, method, key=key, cache_dir=cache_dir, model=separator.name)
+
+
+def _split(stems, sr, method, *, key, cache_dir, model):
+    """``stems`` with the vocals split by ``method`` (None: as they are); cached beside entry ``key``."""
+    if method is None:
+        return stems
+    from .. import cache as stem_cache
+    from ..vocal_split import STEMS, split_stems
+
+    split_key = stem_cache.make_split_key(key, method) if key is not None else None
+    parts = stem_cache.load_stems(split_key, cache_dir=cache_dir) if split_key is not None else None
+    out = split_stems(stems, sr, method=method, model=model, parts=parts)
+    if split_key is not None and parts is None:
+        stem_cache.store_stems(split_key, {k: out[k] for k in STEMS}, cache_dir=cache_dir,
+                               info={"model": model, "sr": int(sr), "split_vocals": method})
+    return out
 
 
 def _separate_cached(separator, y, sr, *, progress, cache, cache_dir, options):
@@ -188,6 +212,7 @@ def separate_file(
     cache: bool = True,
     cache_dir=None,
     options: dict | None = None,
+    split_vocals: str | bool | None = None,
 ) -> tuple[dict[str, np.ndarray], int]:
     """Separate a song file with a separator already built, using the stem cache.
 
@@ -199,7 +224,7 @@ def separate_file(
     separator : kit.separators.base.Separator
     path : str or Path
         Any audio file :func:`kit.load` reads.
-    progress, cache, cache_dir, options
+    progress, cache, cache_dir, options, split_vocals
         As for :func:`separate_with`.
 
     Returns
@@ -216,6 +241,7 @@ def separate_file(
     >>> sorted(stems), sr
     (['accompaniment', 'vocals'], 44100)
     """
+    method = check_split(split_vocals, separator.stems, model=separator.name)
     alias = identity = None
     if cache:
         from .. import cache as stem_cache
@@ -230,13 +256,15 @@ def separate_file(
                 hit = stem_cache.load_alias(alias, cache_dir=cache_dir)
                 if hit is not None:
                     report(progress, 1.0)
-                    return hit
+                    stems, sr = hit
+                    return _split(stems, sr, method, key=alias, cache_dir=cache_dir, model=separator.name), sr
     y, sr = load(path)
     stems, key = _separate_cached(separator, y, sr, progress=progress, cache=cache, cache_dir=cache_dir,
                                   options=options)
     if alias is not None and key is not None:
         stem_cache.store_alias(alias, key, sr, cache_dir=cache_dir)
-    return stems, sr
+    split_key = alias if alias is not None and key is not None else None  # as the alias hit above keys it
+    return _split(stems, sr, method, key=split_key, cache_dir=cache_dir, model=separator.name), sr
 
 
 def separate(
@@ -248,6 +276,7 @@ def separate(
     progress: Progress = None,
     cache: bool = True,
     cache_dir=None,
+    split_vocals: str | bool | None = None,
     **options,
 ) -> dict[str, np.ndarray]:
     """Separate a song into stems with any model.
@@ -270,6 +299,9 @@ def separate(
         weights) from the stem cache, and store new results there.
     cache_dir : str or Path, optional
         Cache folder (default ``$KIT_CACHE_DIR`` or ``~/.cache/kit/stems``).
+    split_vocals : str or bool, optional
+        ``True`` (or ``"auto"``, ``"pan"``, ``"pitch"``): give ``lead_vocals``
+        and ``backing_vocals`` instead of ``vocals`` (see :func:`kit.split_vocals`).
     **options
         Model options such as ``model_dir``, ``segment``, ``shifts``.
         The model built for a model, device and options is kept and reused by
@@ -300,6 +332,6 @@ def separate(
     separator = get_cached_separator(model, device=device, **options)
     if not is_path:
         return separate_with(separator, check_audio(audio), sr, progress=progress, cache=cache,
-                             cache_dir=cache_dir, options=options)
+                             cache_dir=cache_dir, options=options, split_vocals=split_vocals)
     return separate_file(separator, audio, progress=progress, cache=cache, cache_dir=cache_dir,
-                         options=options)[0]
+                         options=options, split_vocals=split_vocals)[0]

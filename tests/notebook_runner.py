@@ -108,6 +108,8 @@ CLASS_PARAMETERS = {
     "07_evaluation_and_listening": {"clip_s": 5.0, "train_minutes": 0.1},
     "08_vocal_mixing": {"clip_s": 4.5, "n_songs": 12},
     "09_karaoke_maker": {"clip_s": 3.0, "preview_s": 10.0},
+    "10_pitch_and_singing": {"melody_s": 6.0, "pyin_s": 2.0, "song_s": 5.0, "take_s": 14.0},
+    "11_lead_and_backing_vocals": {"song_s": 6.0},
 }
 CLASS_TIMEOUT_S = 300  # the longest any one cell may run
 

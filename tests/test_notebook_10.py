@@ -7,13 +7,11 @@ and find its latency; the exercise must pass.
 
 import re
 
-from notebook_runner import count_outputs, output_text, run_notebook
-
-SMALL = {"melody_s": 6.0, "pyin_s": 2.0, "song_s": 5.0, "take_s": 14.0}
+from notebook_runner import count_outputs, output_text
 
 
-def test_lesson_10_tracks_pitch_and_scores_a_take(tmp_path):
-    nb = run_notebook("10_pitch_and_singing", SMALL, tmp_path=tmp_path, timeout_s=240)
+def test_lesson_10_tracks_pitch_and_scores_a_take(class_run):
+    nb = class_run.run("10_pitch_and_singing")
     counts = count_outputs(nb)
     assert counts["figures"] >= 5 and counts["audio"] >= 3 and counts["widgets"] >= 1, counts
     text = output_text(nb)

@@ -6,13 +6,11 @@ It must show every cue, pass its exercise, and find that dropping only the lead
 
 import re
 
-from notebook_runner import count_outputs, output_text, run_notebook
-
-SMALL = {"song_s": 6.0}
+from notebook_runner import count_outputs, output_text
 
 
-def test_lesson_11_splits_lead_and_backing_vocals(tmp_path):
-    nb = run_notebook("11_lead_and_backing_vocals", SMALL, tmp_path=tmp_path, timeout_s=240)
+def test_lesson_11_splits_lead_and_backing_vocals(class_run):
+    nb = class_run.run("11_lead_and_backing_vocals")
     counts = count_outputs(nb)
     assert counts["figures"] >= 3 and counts["audio"] >= 9 and counts["widgets"] >= 1, counts
     text = output_text(nb)

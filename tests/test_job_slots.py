@@ -107,3 +107,31 @@ def test_cancel_while_waiting_leaves_the_queue(tmp_path):
         holder.wait(timeout=30)
     with job_slot(slots=1, lock_dir=tmp_path / "locks") as slot:  # free again
         assert slot == 0
+
+
+def test_the_app_waits_its_turn_and_says_how_many_are_ahead(tmp_path, monkeypatch):
+    """Two visitors' kernels on one server: the second separation waits for the first's slot."""
+    import threading
+
+    from kit.ui import karaoke_maker
+
+    monkeypatch.setenv("KIT_JOBS_DIR", str(tmp_path / "locks"))
+    monkeypatch.setenv("KIT_MAX_JOBS", "1")
+    holder = _start(tmp_path, "other visitor", 1, 600)  # another kernel separating a long song
+    _wait_for(lambda: (tmp_path / "locks" / "slot-0").exists())
+    app = karaoke_maker(model="center", device="cpu", workdir=tmp_path)
+    seen = []
+    app.status.observe(lambda change: seen.append(change["new"]), names="value")
+    clicked = threading.Thread(target=app.whole_button.click)
+    clicked.start()
+    try:
+        _wait_for(lambda: any("you are next" in s for s in seen))
+        assert app.mixer is None  # nothing separated while waiting
+    finally:
+        (tmp_path / "release").touch()
+    clicked.join(timeout=120)
+    assert holder.wait(timeout=60) == 0
+    assert "Separated the whole song" in app.status.value, app.status.value
+    waits = [s for s in seen if s.startswith("Waiting")]
+    assert waits == ["Waiting for a free place to separate the whole song: you are next. Many people are using "
+                     "this app; it starts by itself."]

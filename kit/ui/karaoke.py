@@ -523,10 +523,13 @@ class KaraokeMaker(widgets.VBox):
                 if self._whole is not None and self._whole[0] == self.model.value:
                     # the whole song is separated already: the preview is a slice of it
                     stems, elapsed, notes = {k: v[:, a:b] for k, v in self._whole[1].items()}, None, []
-                elif whole and self.duration_s > FIRST_PART_S + 30.0:
-                    stems, elapsed, notes = self._separate_in_parts()
                 else:
-                    stems, elapsed, notes = self._separate(self.y[:, a:b])
+                    # one of the machine's few separation slots, shared by every visitor's kernel
+                    with self._queue_slot(what):
+                        if whole and self.duration_s > FIRST_PART_S + 30.0:
+                            stems, elapsed, notes = self._separate_in_parts()
+                        else:
+                            stems, elapsed, notes = self._separate(self.y[:, a:b])
                 if whole:
                     self._whole = (self.model.value, stems)
                 self.stems, self.stems_range = stems, (start, end)
@@ -549,6 +552,22 @@ class KaraokeMaker(widgets.VBox):
             self._guard(work, doing=f"separating {what}")
         finally:
             self._set_busy(False)
+
+    def _queue_slot(self, what: str):
+        """Wait for a free separation slot (kit.job_slots), saying how many songs are ahead meanwhile.
+
+        On a class server every visitor has a kernel of their own; the slots keep the
+        machine to a few separations at once (``KIT_MAX_JOBS``) and serve them in turn.
+        """
+        from ..job_slots import job_slot
+
+        def waiting(ahead: int) -> None:
+            songs = "1 song" if ahead == 1 else f"{ahead} songs"
+            place = "you are next" if ahead == 0 else f"{songs} ahead of you"
+            self.status.value = (f"Waiting for a free place to separate {what}: {place}. Many people are using "
+                                 "this app; it starts by itself.")
+
+        return job_slot(device=str(self.device), on_wait=waiting)
 
     def _feedback_context(self) -> dict:
         from ..cache import hash_audio

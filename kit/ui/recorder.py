@@ -148,6 +148,7 @@ function render({ model, el }) {
     preparing = false;
     update();
     say("Recording: sing along! Press Stop to end the take.");
+    model.send({ event: "started" });
   }
 
   function stop() {
@@ -265,6 +266,8 @@ class Recorder(anywidget.AnyWidget):
             except Exception as exc:  # the browser waits for an answer: say there is none
                 self.send({"event": "no_backing"})
                 self.problem = {"kind": "backing", "detail": f"{type(exc).__name__}: {exc}"}
+        elif event == "started":
+            self.problem = {}  # an older problem is over: the microphone works now
         elif event == "problem":
             kind = content.get("kind") if content.get("kind") in PROBLEMS else "other"
             self.problem = {}  # the same problem twice: observers hear of it again

@@ -178,9 +178,8 @@ class SingPanel(widgets.VBox):
         self.error.layout.display = "block"
 
     def _on_problem(self, change) -> None:
-        if change["new"]:
-            self.status.value = ""
-            self.show_error(describe_problem(change["new"]))
+        self.status.value = ""
+        self.show_error(describe_problem(change["new"]) if change["new"] else None)
 
     # --- a take ---------------------------------------------------------------------
 
@@ -272,7 +271,10 @@ class SingPanel(widgets.VBox):
                    f"Score: {report['score']}/100</div>"
                    f"<div class='kit-sing-summary' style='white-space:normal'>{html.escape(report['summary'])}</div>"
                    f"<div class='kit-sing-delay' style='color:#555;white-space:normal'>{html.escape(lines[1])}</div>"
-                   f"<div style='margin:4px 0;white-space:normal'>{counts}</div>")
+                   f"<div style='margin:4px 0;white-space:normal'>{counts}</div>"
+                   + (f"<details class='kit-sing-notes'><summary>The notes that were not in tune</summary>"
+                      f"<pre style='margin:2px 0;white-space:pre-wrap'>{html.escape(chr(10).join(lines[2:]))}</pre>"
+                      f"</details>" if lines[2:] else ""))
         self.result.children = (widgets.HTML(summary), picture, *self._make_downloads(entry))
         self._show_history()
 
@@ -305,7 +307,7 @@ class SingPanel(widgets.VBox):
         cell = "padding:2px 10px 2px 0;text-align:left"
         self.history.value = (
             f"<style>.kit-sing-history td,.kit-sing-history th{{{cell}}}</style>"
-            f"<b>Your last {len(self.takes)} take{'s' if len(self.takes) > 1 else ''}</b> (newest first)"
+            f"<b>Your takes</b> (newest first; the last {KEEP_TAKES} are kept to compare)"
             f"<table><tr><th>take</th><th>score</th><th>notes in tune</th><th>lag</th></tr>{rows}</table>")
 
 

@@ -56,8 +56,8 @@ def describe_problem(problem: dict) -> str:
 
     Examples
     --------
-    >>> describe_problem({"kind": "refused"})[:43]
-    'The browser was not allowed to use the mic'
+    >>> describe_problem({"kind": "refused"})[:49]
+    'The browser was not allowed to use the microphone'
     """
     return _PROBLEMS.get(problem.get("kind"), _PROBLEMS["other"])
 

@@ -115,7 +115,8 @@ def test_a_take_sung_into_the_fake_microphone_is_scored_lined_up_and_mixed(playw
     page = context.new_page()
     try:
         _open_and_separate(page, app_url, song_path)
-        page.click(f"{SECTION} .widget-toggle-buttons button:has-text('WAV')")  # exact samples to compare
+        # WAV, from the app's format chooser (section 5): exact samples to compare
+        page.click(".kit-section-download .widget-toggle-buttons button:has-text('WAV')")
         page.click(f"{SECTION} button.kit-record-button")
         page.wait_for_selector(f"{SECTION} button.kit-record-button:has-text('Stop')", timeout=WORK_TIMEOUT_MS)
         _shoot(page, shots / "sing_1280_recording.png", SECTION)
@@ -141,7 +142,7 @@ def test_a_take_sung_into_the_fake_microphone_is_scored_lined_up_and_mixed(playw
 
         # the take as recorded: where the microphone's file started in it gives the true lag
         with page.expect_download(timeout=WORK_TIMEOUT_MS) as info:
-            page.click(f"{SECTION} .kit-sing-take a.kit-download-link")
+            page.click(f"{SECTION} .kit-sing-take button")
         assert info.value.suggested_filename == "Synth song (my take 1).wav"
         info.value.save_as(tmp_path / "got take.wav")
         got, got_sr = kit.load(tmp_path / "got take.wav")
@@ -156,7 +157,7 @@ def test_a_take_sung_into_the_fake_microphone_is_scored_lined_up_and_mixed(playw
         assert abs(estimate_delay(got, vocal, SR)[0] - true_lag_s) < 0.02
 
         with page.expect_download(timeout=WORK_TIMEOUT_MS) as info:
-            page.click(f"{SECTION} .kit-sing-mix a.kit-download-link")
+            page.click(f"{SECTION} .kit-sing-mix button")
         assert info.value.suggested_filename == "Synth song (my take 1, mixed).wav"
         info.value.save_as(tmp_path / "got mix.wav")
         mix, mix_sr = kit.load(tmp_path / "got mix.wav")

@@ -94,8 +94,9 @@ function render({ model, el }) {
     update();
     say("Asking for the microphone...");
     const AC = window.AudioContext || window.webkitAudioContext;
-    // made in the click: browsers let a page play sound only after a click
+    // made and resumed in the click: browsers (iOS Safari above all) let a page play sound only from a click
     ctx = new AC();
+    ctx.resume().catch(() => {});
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
       problem("unavailable", window.isSecureContext ? "no getUserMedia" : "not a secure page");
       return;

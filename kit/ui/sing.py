@@ -197,6 +197,7 @@ class SingPanel(widgets.VBox):
         self.status.value = "Scoring your take and mixing it..."
         try:
             entry = self._process(np.asarray(take["y"], dtype=np.float32), int(take["sr"]), progress)
+            shown, downloads = self._render(entry)  # all made before anything is replaced: nothing half-done
         except Exception as exc:  # the section is the singer's only view: one sentence, no traceback
             self.status.value = ""
             self.show_error(describe_failure(exc, doing="scoring your take"))
@@ -206,8 +207,10 @@ class SingPanel(widgets.VBox):
             self.busy.children = ()
             self.recorder.take = {}  # forget the bytes; the next take is news again
         self.status.value = ""
+        self._count = entry["number"]
         self.takes = [entry, *self.takes][:KEEP_TAKES]
-        self._show(entry)
+        self.result.children, self.downloads = shown, downloads
+        self._show_history()
 
     def _check_take(self, y: np.ndarray, take_sr: int, song_s: float) -> None:
         from ..errors import AudioContentError
@@ -249,13 +252,13 @@ class SingPanel(widgets.VBox):
         mix, mix_report = automix(lined_up, backing, sr, reference_vocal=reference, align=False,
                                   progress=lambda f: progress(0.4 + 0.5 * f))
         progress(0.95)
-        self._count += 1
-        return {"number": self._count, "report": report, "mix": mix, "mix_report": mix_report,
+        return {"number": self._count + 1, "report": report, "mix": mix, "mix_report": mix_report,
                 "take": y, "lined_up": lined_up, "delay_s": report["delay_s"], "score_s": score_s}
 
     # --- showing it -------------------------------------------------------------------
 
-    def _show(self, entry: dict) -> None:
+    def _render(self, entry: dict) -> tuple[tuple, tuple]:
+        """The widgets showing a take (score, sentences, picture, players, downloads) and its two download buttons."""
         from ..plot import plot_note_lanes
         from .player import make_figure, make_image, render_figure
 
@@ -275,10 +278,10 @@ class SingPanel(widgets.VBox):
                    + (f"<details class='kit-sing-notes'><summary>The notes that were not in tune</summary>"
                       f"<pre style='margin:2px 0;white-space:pre-wrap'>{html.escape(chr(10).join(lines[2:]))}</pre>"
                       f"</details>" if lines[2:] else ""))
-        self.result.children = (widgets.HTML(summary), picture, *self._make_downloads(entry))
-        self._show_history()
+        parts, downloads = self._make_downloads(entry)
+        return (widgets.HTML(summary), picture, *parts), downloads
 
-    def _make_downloads(self, entry: dict) -> tuple:
+    def _make_downloads(self, entry: dict) -> tuple[tuple, tuple]:
         from .download import make_download
         from .player import make_player
 
@@ -293,9 +296,8 @@ class SingPanel(widgets.VBox):
                              workdir=self.workdir, label="Download the take (as recorded)")
         mix.add_class("kit-sing-mix")
         take.add_class("kit-sing-take")
-        self.downloads = (mix, take)
         return (widgets.HTML("<b>Your voice over the band</b>"), make_player(entry["mix"], self.sr), mix,
-                widgets.HTML("<b>Your take, as recorded</b>"), make_player(entry["take"], self.sr), take)
+                widgets.HTML("<b>Your take, as recorded</b>"), make_player(entry["take"], self.sr), take), (mix, take)
 
     def _show_history(self) -> None:
         rows = "".join(

@@ -23,6 +23,7 @@ from .engine_panel import describe_engine, estimate_seconds, format_duration, li
 from .feedback import feedback_panel
 from .player import make_figure, make_image, render_figure
 from .progress import make_progress_bar
+from .sing import sing_panel
 from .upload import UPLOAD_LIMIT_MB, load_uploaded, read_upload
 from .upload_button import UploadButton
 from .workdir import make_session_folder
@@ -177,6 +178,8 @@ class KaraokeMaker(widgets.VBox):
         self.download_note = widgets.HTML()
         self.voice_box = widgets.VBox([widgets.HTML("<span style='color:#555'>Make a backing track first.</span>")],
                                       layout=_FULL)
+        # 7. sing: record, score and mix a take (kit.ui.sing); downloads in the format chosen in 5.
+        self.sing = sing_panel(workdir=self.workdir, format=lambda: self.format.value)
 
         sections = [
             widgets.HTML(_STYLE + "<h2 style='margin:4px 0'>Karaoke maker</h2><span style='color:#444'>Take the vocals "
@@ -198,6 +201,7 @@ class KaraokeMaker(widgets.VBox):
         ]
         if _voice_widget() is not None:
             sections.append(_section("6. Add my voice", self.voice_box, css="kit-section-voice"))
+        sections.append(_section("7. Sing", self.sing, css="kit-section-sing"))
         super().__init__(sections, layout=widgets.Layout(width="100%", max_width="900px"))
         self.add_class("kit-karaoke")
 
@@ -275,6 +279,7 @@ class KaraokeMaker(widgets.VBox):
         self.y, self.sr, self.song_name = y, int(sr), name
         self.stems, self.stems_range, self._whole = None, None, None
         self.mixer = None
+        self.sing.set_song(None, None, None)
         self.mixer_box.children = (widgets.HTML("<span style='color:#555'>Separate the song (or a preview) to "
                                                 "mix its stems here.</span>"),)
         self.download_note.value = ""
@@ -607,6 +612,8 @@ class KaraokeMaker(widgets.VBox):
 
     def _on_mix(self, _mixer) -> None:
         self._say_download_name()
+        self.sing.set_song(self.mixer.render, (self.stems or {}).get("vocals"), self.sr, song_name=self.song_name,
+                           semitones=self.mixer.settings.get("semitones", 0.0))
         self._update_voice()
 
     def _say_download_name(self) -> None:

@@ -152,8 +152,10 @@ def measure_limiter_gain(y: np.ndarray, limited: np.ndarray, sr: int, *,
     half = hop // 2
     total = blocks * hop
     # block k covers samples k*hop - half .. k*hop + hop - half: centred on its time
-    yy = np.pad(y.astype(np.float64), ((0, 0), (half, total - n - half)))
-    ll = np.pad(limited.astype(np.float64), ((0, 0), (half, total - n - half)))
+    # (the last block may end before the song does: its centre is what counts; padding is never negative)
+    right = max(0, total - n - half)
+    yy = np.pad(y.astype(np.float64), ((0, 0), (half, right)))[:, :total]
+    ll = np.pad(limited.astype(np.float64), ((0, 0), (half, right)))[:, :total]
     a = np.abs(yy).max(axis=0).reshape(blocks, hop)
     b = np.abs(ll).max(axis=0).reshape(blocks, hop)
     loud = (a >= 10 ** (-3 / 20) * a.max(axis=1, keepdims=True)) & (a > 1e-6)

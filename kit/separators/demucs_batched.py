@@ -332,7 +332,10 @@ def apply_batched(model, mix, *, shifts: int = 1, overlap: float = 0.25, segment
         size = batch_size or (None if device.type == "cuda" else CPU_BATCH)
         runner = _Runner(net, device, batch_size=size, precision=precision)
         queue = list(segments)
-        with torch.no_grad():
+        # inference_mode, not no_grad: no version counters or view tracking on the
+        # network's activations (benchmarks/bench_demucs_cpu.py). ``out`` is made outside,
+        # so it stays an ordinary tensor the caller can scale in place.
+        with torch.inference_mode():
             while queue:
                 if runner.batch_size is None:
                     batch, y = queue[:1], runner.calibrate(mix_dev, queue[0], len(queue) - 1)

@@ -1,0 +1,105 @@
+"""Demucs on the CPU: kit's separation against Demucs's own ``apply_model``.
+
+Both sides get the same normalised song, the same model object, segment,
+overlap (0.25) and shifts (with the same seeded offsets), so they do the same
+network work; the script prints the time ratio and the largest absolute
+difference between their stems (goal of issue 22: kit >= 1.5x faster, stems
+within 1e-4). The model is a RANDOM-weight model of the htdemucs architecture
+(the real ``HTDemucs`` class, ~42 M parameters): the compute of the pretrained
+model, not its stems.
+
+Runs are interleaved (apply_model, kit, kit, apply_model, ...) in one process,
+once per thread count, and both wall time and this process's CPU time
+(``time.process_time``, all threads) are printed. On a machine shared with
+other work, trust the CPU-time ratio: wall time there measures the neighbours.
+
+Run: .venv/bin/python benchmarks/bench_demucs_cpu.py [--seconds 180] [--threads 1,2] [--repeats 2]
+     [--batch-size 2] [--channels-last]  (each adds a kit side: a lever measured on its own)
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from timing import time_interleaved  # noqa: E402 (beside this script)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=180.0, help="song length (default 180 s)")
+    parser.add_argument("--threads", default="1,2", help="torch thread counts to try (default 1,2)")
+    parser.add_argument("--repeats", type=int, default=2, help="runs per side and thread count (default 2)")
+    parser.add_argument("--shifts", type=int, default=1, help="Demucs shifts on both sides (kit default 1)")
+    parser.add_argument("--batch-size", type=int, default=0,
+                        help="also time kit with this many segments per network call")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="also time kit with the network's 4-d weights in channels-last layout")
+    args = parser.parse_args()
+
+    import numpy as np
+    import torch
+    from demucs.apply import apply_model
+    from model_fixtures import make_random_htdemucs
+
+    import kit
+    from kit.separators.demucs_batched import apply_batched
+
+    model = make_random_htdemucs(size="full")[0]
+    n_params = sum(p.numel() for p in model.parameters())
+    y, sr = kit.examples.load_song()
+    reps = int(np.ceil(args.seconds * sr / y.shape[1]))
+    y = np.ascontiguousarray(np.tile(y, reps)[:, : int(args.seconds * sr)])
+    wav = torch.from_numpy(y)
+    ref = wav.mean(0)
+    mix = (wav - ref.mean()) / (ref.std() + 1e-8)  # Demucs's normalisation, as both paths apply it
+
+    def reference():
+        random.seed(0)  # apply_model's shift offsets come from Python's random
+        return apply_model(model, mix[None], shifts=args.shifts, split=True, overlap=0.25, device="cpu")[0]
+
+    def via_kit(batch_size=None, net=model):
+        return apply_batched(net, mix, shifts=args.shifts, overlap=0.25, seed=0, device="cpu",
+                             batch_size=batch_size)
+
+    sides = {"apply_model": reference, "kit": via_kit}
+    if args.batch_size:
+        sides[f"kit batch {args.batch_size}"] = lambda: via_kit(args.batch_size)
+    if args.channels_last:
+        import copy
+
+        last = copy.deepcopy(model).to(memory_format=torch.channels_last)
+        sides["kit channels-last"] = lambda: via_kit(net=last)
+
+    print(f"song {args.seconds:g} s, htdemucs architecture ({n_params / 1e6:.1f} M parameters, random "
+          f"weights), shifts={args.shifts}, overlap 0.25, torch {torch.__version__}")
+    expected = reference()  # also the warm-up: first calls allocate and pick kernels
+    diffs = {label: torch.max(torch.abs(fn() - expected)).item()
+             for label, fn in sides.items() if label != "apply_model"}
+    for label, diff in diffs.items():
+        print(f"max |{label} - apply_model| = {diff:.2e} (goal <= 1e-4)")
+    before = torch.get_num_threads()
+    try:
+        for n in [int(t) for t in args.threads.split(",")]:
+            torch.set_num_threads(n)
+            print(f"torch threads {n}:")
+            wall, cpu = time_interleaved(sides, args.repeats, width=max(map(len, sides)))
+            ref_wall, ref_cpu = statistics.median(wall["apply_model"]), statistics.median(cpu["apply_model"])
+            for label in sides:
+                if label == "apply_model":
+                    continue
+                w, c = statistics.median(wall[label]), statistics.median(cpu[label])
+                print(f"  speed-up {label} vs apply_model ({n} threads): wall {ref_wall / w:.3f}x, "
+                      f"CPU {ref_cpu / c:.3f}x (goal >= 1.5x); apply_model {ref_wall:.1f} s wall, "
+                      f"{ref_cpu:.1f} s CPU = {ref_cpu / args.seconds * 60:.1f} CPU s per minute of song")
+    finally:
+        torch.set_num_threads(before)
+
+
+if __name__ == "__main__":
+    main()

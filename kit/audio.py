@@ -473,6 +473,7 @@ def format_duration(seconds: float) -> str:
 
     Examples
     --------
+    >>> from kit.audio import format_duration
     >>> format_duration(6 * 3600), format_duration(725), format_duration(45.2)
     ('6 h 00 min', '12 min 05 s', '45 s')
     """

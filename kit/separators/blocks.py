@@ -167,7 +167,7 @@ def iter_blocks(separator, reader, *, block_s: float | None = None, total_sample
     back = {}  # stem -> resampler back to the song's rate
     total_work = None if not total_samples else total_samples * work_sr / sr
     buf, buf_start, at_end = np.zeros((channels, 0), np.float32), 0, False
-    native, native_start = [], 0  # the song's own samples not yet handed out, for the mixture
+    native = []  # the song's own samples not yet handed out (when resampled), for the mixture
     start, tail, emitted = 0, None, 0
     report(progress, 0.0)
     while True:
@@ -177,8 +177,8 @@ def iter_blocks(separator, reader, *, block_s: float | None = None, total_sample
             want = max(math.ceil(need * sr / work_sr) + 64, sr)
             x = reader.read(want)
             at_end = x.shape[1] < want
-            native.append(x)
-            if to_work is not None:
+            if to_work is not None:  # at the song's own rate the mixture is cut from the chunk itself
+                native.append(x)
                 x = to_work(x, last=at_end)
             buf = np.concatenate([buf, x], axis=1) if buf.shape[1] else x
         end = buf_start + buf.shape[1]
@@ -187,7 +187,11 @@ def iter_blocks(separator, reader, *, block_s: float | None = None, total_sample
         if stop <= start:
             break
         lo = max(0, start - plan.left)
-        chunk = buf[:, lo - buf_start:min(end, stop + plan.right) - buf_start]
+        chunk = np.ascontiguousarray(buf[:, lo - buf_start:min(end, stop + plan.right) - buf_start])
+        # from here the buffer needs only the next block's left context and what was read ahead
+        keep_from = max(0, stop - plan.left)
+        buf, buf_start = buf[:, keep_from - buf_start:].copy(), keep_from
+        mixture = chunk[:, start - lo:stop - lo] if to_work is None else None
         done = (lambda f: None) if total_work is None else scaled(
             progress, min(start / total_work, 1.0), min(stop / total_work, 1.0))
         stems = separator.separate(chunk, work_sr, progress=done)
@@ -200,7 +204,7 @@ def iter_blocks(separator, reader, *, block_s: float | None = None, total_sample
                 out[k][:, :n] = tail[k][:, :n] * (1 - ramp) + out[k][:, :n] * ramp
         tail = None if last or not plan.fade else {k: v[:, stop - lo:stop - lo + plan.fade].copy()
                                                       for k, v in stems.items()}
-        del stems, chunk
+        del stems
         if to_work is not None:
             for k in out:
                 back.setdefault(k, _Resampler(work_sr, sr, out[k].shape[0]))
@@ -209,18 +213,16 @@ def iter_blocks(separator, reader, *, block_s: float | None = None, total_sample
         if last:  # the song's exact length, as the whole-song result has it (resampling may be a sample off)
             n_out = reader.samples_read - emitted
             out = {k: _fit(v, n_out) for k, v in out.items()}
-        mixture = np.concatenate(native, axis=1) if len(native) > 1 else native[0]
-        mixture = mixture[:, emitted - native_start:]
-        native, native_start = [mixture[:, n_out:]], emitted + n_out
+        if to_work is not None:
+            mixture = np.concatenate(native, axis=1) if len(native) > 1 else native[0]
+            native = [mixture[:, n_out:]]
         yield emitted, out, _fit(mixture, n_out)
+        del chunk, mixture, out
         emitted += n_out
         if total_work is not None:
             report(progress, min(stop / total_work, 1.0))
         if last:
             break
-        # keep only what the next block's left context needs
-        keep_from = max(0, stop - plan.left)
-        buf, buf_start = buf[:, keep_from - buf_start:].copy(), keep_from
         start = stop
     report(progress, 1.0)
 
@@ -279,9 +281,10 @@ def separate_blocks(
     --------
     >>> import kit, numpy as np
     >>> y, sr = kit.examples.load_song()
-    >>> blocks = list(kit.separate_blocks(y, sr, model="center", block_s=4.0))
-    >>> [round(t, 1) for t, _ in blocks]
-    [0.0, 4.0, 8.0]
+    >>> y = np.tile(y, 3)  # 32.6 s
+    >>> blocks = list(kit.separate_blocks(y, sr, model="center", block_s=8.0))
+    >>> [round(t, 1) for t, _ in blocks]  # the last block takes the rest, up to a block and its context
+    [0.0, 8.0, 16.0]
     >>> joined = np.concatenate([stems["vocals"] for _, stems in blocks], axis=1)
     >>> joined.shape == y.shape
     True

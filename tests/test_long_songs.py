@@ -228,3 +228,23 @@ def test_links_to_private_addresses_are_refused_on_a_shared_server(monkeypatch, 
     check_public_host("http://127.0.0.1:8888/song.mp3")
     monkeypatch.delenv("KIT_APP_BIND")
     check_public_host("http://10.1.2.3/song.mp3")
+
+
+def test_batch_takes_long_songs_a_block_at_a_time(song_44s, tmp_path):
+    folder = tmp_path / "songs"
+    folder.mkdir()
+    (folder / "long.wav").write_bytes(song_44s.read_bytes())
+    env = {"KIT_STREAM_MINUTES": "0.1", "KIT_BLOCK_S": "12", "KIT_CACHE_DIR": str(tmp_path / "cache")}
+    proc = run_kit("batch", folder, "--model", "center", "--out", tmp_path / "out", "--backing", "--drop vocals",
+                   cwd=tmp_path, env_extra=env)
+    assert proc.returncode == 0, proc.stderr
+    song_dir = tmp_path / "out" / "long"
+    assert sorted(p.name for p in song_dir.iterdir()) == [".kit-batch.json", "accompaniment.wav", "no vocals.wav",
+                                                          "vocals.wav"]
+    y, sr = kit.load(song_44s)
+    stems = {name: kit.load(song_dir / f"{name}.wav")[0] for name in ("vocals", "accompaniment")}
+    backing, _ = kit.load(song_dir / "no vocals.wav")
+    assert all(s.shape == y.shape for s in stems.values()) and backing.shape == y.shape
+    assert np.max(np.abs(backing - stems["accompaniment"])) < 1e-5  # FFmpeg mixed the stem files
+    whole = kit.separate(y, sr, model="center", cache=False)
+    assert np.max(np.abs(stems["vocals"] - whole["vocals"])) < 1e-3  # center at the joins: cross-faded

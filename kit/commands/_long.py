@@ -69,23 +69,26 @@ def block_progress(separator):
         yield progress
 
 
-def write_stems_in_blocks(separator, path, out_dir: Path, fmt: str, *, info, two_stems=None, inputs=()) -> list[Path]:
+def write_stems_in_blocks(separator, path, out_dir: Path, fmt: str, *, info=None, two_stems=None, inputs=(),
+                          progress=None) -> list[Path]:
     """Separate a long song block by block straight into one file per stem.
 
     Nothing is left if it fails or is stopped: every file appears only when all are complete.
+    ``progress`` replaces the command line's bar and lines (``kit batch`` passes its own).
     """
-    from ..audio import check_output_path, open_audio_stream, open_audio_writer
+    from ..audio import check_output_path, open_audio_stream, open_audio_writer, probe_audio
     from ..separators.blocks import iter_blocks
     from ._common import say_replaced
     from ._demucs_options import make_two_stems
     from .separate import _make_folder
 
     names = [two_stems, "no_" + two_stems] if two_stems else list(separator.stems)
+    info = probe_audio(path) if info is None else info
     created = _make_folder(out_dir)
     targets = {name: check_output_path(out_dir / f"{name}.{fmt}", inputs=inputs) for name in names}
     existing = [p for p in targets.values() if p.exists()]
     try:
-        with open_audio_stream(path) as stream, block_progress(separator) as progress:
+        with open_audio_stream(path) as stream, _progress_or_bar(separator, progress) as progress:
             total = round(info.duration_s * stream.sr) if info.duration_s else None
             with ExitStack() as files:
                 writers = {name: files.enter_context(open_audio_writer(target, stream.sr, stream.channels,
@@ -107,6 +110,15 @@ def write_stems_in_blocks(separator, path, out_dir: Path, fmt: str, *, info, two
         raise
     say_replaced(existing)
     return list(targets.values())
+
+
+@contextmanager
+def _progress_or_bar(separator, progress):
+    if progress is not None:
+        yield progress
+        return
+    with block_progress(separator) as bar:
+        yield bar
 
 
 def load_song_or_part(song, info, *, start_s, end_s):

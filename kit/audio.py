@@ -695,7 +695,7 @@ def open_audio_stream(path: str | os.PathLike, *, start_s: float | None = None, 
 
 
 _STREAM_ENCODERS = {
-    "wav": ["-c:a", "pcm_f32le", "-f", "wav"],
+    "wav": ["-c:a", "pcm_f32le", "-rf64", "auto", "-f", "wav"],  # RF64 only if it passes 4 GB
     "flac": ["-c:a", "flac", "-sample_fmt", "s32", "-bits_per_raw_sample", "24", "-f", "flac"],
     "mp3": ["-c:a", "libmp3lame", "-f", "mp3"],
 }
@@ -719,7 +719,8 @@ class AudioWriter:
         FFmpeg's messages, once closed (for the filters' measurements).
     """
 
-    def __init__(self, tmp: Path, ext: str, sr: int, channels: int, *, bitrate_kbps: int, filters: str | None):
+    def __init__(self, tmp: Path, ext: str, sr: int, channels: int, *, bitrate_kbps: int, filters: str | None,
+                 expected_s: float | None = None):
         self.sr, self.channels, self.ext = int(sr), int(channels), ext
         self.samples_written, self.peak, self.n_clipped, self.log = 0, 0.0, 0, ""
         self._clip = ext != "wav" and not filters
@@ -727,8 +728,13 @@ class AudioWriter:
         if ext in ("wav", "flac") and not filters:
             import soundfile as sf
 
+            container = ext.upper()
+            # a WAV holds at most 4 GB (3.4 hours of float stereo at 44.1 kHz): longer ones are RF64,
+            # the same format with 64-bit sizes, which FFmpeg, soundfile and DAWs read
+            if ext == "wav" and (expected_s is None or expected_s * self.sr * self.channels * 4 > 3.9e9):
+                container = "RF64"
             self._file = sf.SoundFile(str(tmp), "w", samplerate=self.sr, channels=self.channels,
-                                      subtype="FLOAT" if ext == "wav" else "PCM_24", format=ext.upper())
+                                      subtype="FLOAT" if ext == "wav" else "PCM_24", format=container)
             return
         encode = list(_STREAM_ENCODERS[ext])
         if ext == "mp3":
@@ -794,7 +800,7 @@ class AudioWriter:
 
 @contextmanager
 def open_audio_writer(path: str | os.PathLike, sr: int, channels: int, *, bitrate_kbps: int = 320,
-                      filters: str | None = None, inputs=()):
+                      filters: str | None = None, inputs=(), expected_s: float | None = 0.0):
     """Write a file a block at a time, atomically: it appears only when complete.
 
     Parameters
@@ -812,6 +818,9 @@ def open_audio_writer(path: str | os.PathLike, sr: int, channels: int, *, bitrat
         writes every format.
     inputs : sequence of paths
         Files the output must never replace.
+    expected_s : float or None
+        About how long the file will be (None: unknown). A ``.wav`` that may pass
+        4 GB is written as RF64 (WAV with 64-bit sizes).
 
     Yields
     ------
@@ -832,7 +841,8 @@ def open_audio_writer(path: str | os.PathLike, sr: int, channels: int, *, bitrat
     path = check_output_path(path, inputs=inputs)
     ext = path.suffix.lower().lstrip(".")
     with atomic_output(path) as tmp:
-        writer = AudioWriter(tmp, ext, sr, channels, bitrate_kbps=bitrate_kbps, filters=filters)
+        writer = AudioWriter(tmp, ext, sr, channels, bitrate_kbps=bitrate_kbps, filters=filters,
+                             expected_s=expected_s)
         try:
             yield writer
         except BaseException:

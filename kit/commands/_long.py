@@ -92,7 +92,7 @@ def write_stems_in_blocks(separator, path, out_dir: Path, fmt: str, *, info=None
             total = round(info.duration_s * stream.sr) if info.duration_s else None
             with ExitStack() as files:
                 writers = {name: files.enter_context(open_audio_writer(target, stream.sr, stream.channels,
-                                                                       inputs=inputs))
+                                                                       inputs=inputs, expected_s=info.duration_s))
                            for name, target in targets.items()}
                 for _, stems, _ in iter_blocks(separator, stream, total_samples=total, progress=progress):
                     if two_stems:

@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -108,7 +109,9 @@ def files_main(args) -> None:
                     continue
                 print(f"{model:<8} {minutes:>7g} {mode:<6} {r['peak_mb']:>8.0f} {r['s']:>7.1f} "
                       f"{minutes * 60 / r['s']:>10.1f}", flush=True)
+                shutil.rmtree(folder / f"out_{model}_{mode}", ignore_errors=True)  # gigabytes of stems
         song.unlink()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def main() -> None:

@@ -17,6 +17,8 @@ _EXPORTS = {
     "KitError": "kit.errors",
     "KitWarning": "kit.errors",
     "separate": "kit.separators.api",
+    "separate_blocks": "kit.separators.blocks",
+    "probe_audio": "kit.audio",
     "clear_models": "kit.separators.api",
     "get_separator": "kit.separators.registry",
     "list_models": "kit.separators.registry",

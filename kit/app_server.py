@@ -295,9 +295,12 @@ def serve(*, port: int = DEFAULT_PORT, open_browser: bool = False, notebook=None
     # A process started in the background by a non-interactive shell inherits SIGINT as ignored,
     # and Python then leaves it so: Ctrl-C (or a supervisor's SIGINT) would not stop the app,
     # and kernels would be killed later without removing their temporary folders.
+    import os
     import signal
 
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    # kernels inherit it: links to private addresses are refused unless the app serves only this computer
+    os.environ["KIT_APP_BIND"] = "127.0.0.1"
     app.start()
     return 0
 

@@ -152,16 +152,33 @@ def run_song(separator, song, song_dir, job: BatchJob, *, progress: Progress = N
     from .separators.api import separate_file
 
     song, song_dir = Path(song), Path(song_dir)
-    stems, sr = separate_file(separator, song, progress=scaled(progress, 0.0, 0.9), cache=job.cache,
-                              options=job.options)
-    paths = write_stems(stems, sr, song_dir, job.fmt, inputs=[song])
-    if job.backing is not None:
-        paths.append(_write_backing(stems, sr, song, song_dir, job))
+    if is_long_song(song):  # a block at a time, straight into the files: memory stays flat
+        from .commands._long import write_stems_in_blocks
+
+        paths = write_stems_in_blocks(separator, song, song_dir, job.fmt, inputs=[song],
+                                      progress=scaled(progress, 0.0, 0.9))
+        if job.backing is not None:  # FFmpeg mixes the stem files as it reads them
+            paths.append(_write_backing(dict(zip(separator.stems, paths, strict=True)), None, song, song_dir, job))
+    else:
+        stems, sr = separate_file(separator, song, progress=scaled(progress, 0.0, 0.9), cache=job.cache,
+                                  options=job.options)
+        paths = write_stems(stems, sr, song_dir, job.fmt, inputs=[song])
+        if job.backing is not None:
+            paths.append(_write_backing(stems, sr, song, song_dir, job))
     receipt = {**_receipt(song, job), "outputs": [p.name for p in paths]}
     with atomic_output(song_dir / RECEIPT_NAME) as tmp:
         tmp.write_text(json.dumps(receipt, indent=1))
     report(progress, 1.0)
     return paths
+
+
+def is_long_song(song: Path) -> bool:
+    """True for a song to separate a block at a time (longer than ``$KIT_STREAM_MINUTES``, or of unknown length)."""
+    from .audio import probe_audio
+    from .separators.blocks import stream_threshold_s
+
+    duration_s = probe_audio(song).duration_s
+    return duration_s is None or duration_s > stream_threshold_s()
 
 
 def _write_backing(stems, sr, song, song_dir, job: BatchJob) -> Path:

@@ -10,6 +10,8 @@ damaged entry is ignored and recomputed.
 
 Location: ``cache_dir=`` option, else ``$KIT_CACHE_DIR``, else
 ``~/.cache/kit/stems`` (``$XDG_CACHE_HOME/kit/stems`` where that is set).
+Songs long enough to be separated a block at a time (:mod:`kit.separators.blocks`)
+are not cached: their stems would take gigabytes, and the command says so.
 The oldest-used entries are removed when the cache grows past
 ``$KIT_CACHE_MAX_GB`` (default 10 GB; a 4-minute song in 4 stems is ~340 MB).
 

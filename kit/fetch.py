@@ -7,14 +7,22 @@ name comes from the title, cleaned by :func:`make_safe_filename` (no path
 separators, no leading dash or dot, no shell characters), and the file appears
 only when it is complete.
 
+When the karaoke app listens beyond this computer (``kit app`` on a class
+server: ``$KIT_APP_BIND`` is then not a loopback address), a link must not make
+the server fetch from its own neighbours on a visitor's behalf: addresses on
+the loopback, private, link-local and other non-public networks are refused
+(:func:`check_public_host`). On a laptop links work as they always did.
+
 Download only what you have the right to; many sites' terms forbid it.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import shutil
+import socket
 import tempfile
 import unicodedata
 import urllib.parse
@@ -23,7 +31,9 @@ from pathlib import Path
 from .errors import DownloadError
 from .progress import Progress, report
 
-__all__ = ["fetch_audio", "check_url", "make_safe_filename", "ALLOWED_SCHEMES"]
+__all__ = ["fetch_audio", "check_url", "check_public_host", "make_safe_filename", "ALLOWED_SCHEMES", "APP_BIND_ENV"]
+
+APP_BIND_ENV = "KIT_APP_BIND"  # the address `kit app` listens on, set for its kernels
 
 ALLOWED_SCHEMES = ("http", "https")
 _UNSAFE = re.compile(r'[/\\<>:"|?*`$\x00-\x1f\x7f]')
@@ -50,6 +60,54 @@ def check_url(url: str) -> str:
     shown = text if len(text) <= 80 else text[:77] + "..."
     raise DownloadError(f"Only http:// and https:// addresses can be fetched, not '{shown}'; "
                         "give a web address such as https://www.youtube.com/watch?v=...")
+
+
+def _serves_others() -> bool:
+    """True when the app this runs in listens on more than the loopback address (a shared server)."""
+    bind = os.environ.get(APP_BIND_ENV, "").strip().strip("[]")
+    if not bind or bind.lower() == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(bind).is_loopback
+    except ValueError:  # a host name other than localhost: it answers the network
+        return True
+
+
+def check_public_host(url: str) -> None:
+    """On a shared server, refuse a link whose host is on a loopback, private or other non-public network.
+
+    The host name is resolved, and every address it resolves to must be a
+    public one: otherwise a visitor could make the server fetch pages from its
+    own neighbours (a router, a database, cloud metadata at 169.254.169.254).
+    Does nothing when the app listens only on the loopback address (a laptop).
+
+    Raises
+    ------
+    DownloadError
+        One line naming the address and what to do instead.
+
+    Examples
+    --------
+    >>> import os
+    >>> from kit.fetch import check_public_host
+    >>> os.environ.pop("KIT_APP_BIND", None) and None
+    >>> check_public_host("http://127.0.0.1/song.mp3")   # on a laptop: allowed
+    """
+    if not _serves_others():
+        return
+    parts = urllib.parse.urlsplit(str(url).strip())
+    host = parts.hostname or ""
+    try:
+        found = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError, ValueError):
+        return  # nothing to connect to: yt-dlp says so in its own words
+    for *_, sockaddr in found:
+        ip = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
+        if ip.version == 6 and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        if not ip.is_global:
+            raise DownloadError(f"'{host}' is on this server's own network ({ip}), and the app here fetches "
+                                "only public web addresses; download the song on your computer and upload the file.")
 
 
 def make_safe_filename(name: str, *, max_bytes: int = 180, fallback: str = "download") -> str:
@@ -175,6 +233,7 @@ def fetch_audio(
     notebooks/09_karaoke_maker.ipynb
     """
     url = check_url(url)
+    check_public_host(url)
     try:
         import yt_dlp
     except ImportError:

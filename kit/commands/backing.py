@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from functools import partial
 from pathlib import Path
 
 from ._common import add_input, add_model_options, model_options, say_replaced, separation_progress
@@ -106,7 +107,7 @@ def output_path(output, song: Path, dropped, *, semitones: float = 0.0) -> Path:
 
 
 def run(args) -> int:
-    from ..audio import check_input_path, check_output_path, load
+    from ..audio import check_input_path, check_output_path
     from ..errors import InputFileError, OptionError
     from ..mix import check_gains, select_stems, write_backing_track
     from ..pitch import check_section, check_semitones
@@ -114,6 +115,7 @@ def run(args) -> int:
     from ..separators.api import separate_with
     from ..separators.registry import best_available_model, get_separator, normalize_model_name, stems_for
     from ..vocal_split import check_split, split_stem_names
+    from ._long import announce, check_whole_track_options, load_song_or_part, write_backing_in_blocks
 
     song = Path(args.input)
     if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", args.input):
@@ -146,14 +148,20 @@ def run(args) -> int:
     if not os.access(out.absolute().parent, os.W_OK):
         raise OptionError(f"Cannot write in '{out.absolute().parent}'; choose another place with -o.")
 
-    y, sr = load(song)
-    start_s, end_s = args.start, args.end
+    separator = get_separator(model, **opts)
+    info, in_blocks = announce(song, separator, start_s=args.start, end_s=args.end,
+                               check=partial(check_whole_track_options, semitones=semitones, lufs=args.lufs,
+                                             split=split))
+    if in_blocks:  # a long song: separated, mixed and written a block at a time, memory flat
+        path = write_backing_in_blocks(separator, song, out, info=info, args=args, kept=kept, gains=gains)
+        print(str(path))
+        return 0
+    y, sr, start_s, end_s = load_song_or_part(song, info, start_s=args.start, end_s=args.end)
     if start_s is not None or end_s is not None:
         a, b = check_section(y.shape[1], sr, start_s=start_s, end_s=end_s)
         end_s = None if end_s is None else b / sr  # already clipped to the song, with a note
     # The whole song is separated (and cached) even for a section: trying other
     # sections, gains or keys afterwards then costs no separation at all.
-    separator = get_separator(model, **opts)
     with separation_progress(separator) as progress:
         stems = separate_with(separator, y, sr, progress=progress, cache=not args.no_cache,
                               options={k: v for k, v in opts.items() if k != "device"}, split_vocals=split)

@@ -9,13 +9,16 @@ stem the same length and alignment as the input.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ..audio import check_audio, resample, to_stereo
 from ..errors import AudioContentError, KitError
 from ..progress import Progress, report
 
-__all__ = ["Separator", "DeviceOutOfMemoryError", "is_out_of_memory", "free_device_memory", "make_memory_error"]
+__all__ = ["Separator", "BlockPlan", "DeviceOutOfMemoryError", "is_out_of_memory", "free_device_memory",
+           "make_memory_error"]
 
 
 class DeviceOutOfMemoryError(KitError):
@@ -46,6 +49,20 @@ def free_device_memory(device: str) -> None:
         torch.mps.empty_cache()
 
 
+class BlockPlan(NamedTuple):
+    """How a long song is cut into blocks for a separator, in samples at its working rate.
+
+    Block starts fall on multiples of ``align``; each block is separated with
+    ``left`` samples before it and ``right`` after it as context, and the first
+    ``fade`` samples of a block are cross-faded with the end of the block before.
+    """
+
+    align: int
+    left: int
+    right: int
+    fade: int
+
+
 class Separator:
     """Base class: subclasses set the attributes below and implement ``_separate``.
 
@@ -69,6 +86,20 @@ class Separator:
     sample_rate: int | None = None
     stereo: bool = False
     min_duration_s: float = 0.0
+
+    #: Context on each side of a block of a long song (seconds), and the cross-fade at each join:
+    #: longer than a Demucs segment (7.8 s for htdemucs), whose own overlap is a quarter of one.
+    block_context_s: float = 10.0
+    block_fade_s: float = 1.0
+
+    def plan_blocks(self, sr: int) -> BlockPlan:
+        """How :func:`kit.separate_blocks` cuts a long song for this separator, at rate ``sr``.
+
+        Subclasses whose result depends on where a segment starts (``unet``)
+        align the blocks to their segment grid so the joins are exact.
+        """
+        context, fade = round(self.block_context_s * sr), round(self.block_fade_s * sr)
+        return BlockPlan(align=1, left=context, right=context, fade=min(fade, context))
 
     def check_input(self, y: np.ndarray, sr: int) -> None:
         """Refuse audio this method cannot work on, before any work starts (and before progress says 0)."""

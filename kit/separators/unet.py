@@ -119,6 +119,21 @@ class UNetSeparator(Separator):
                     raise make_memory_error(self.name, device) from None
                 device, batch = self._after_out_of_memory(device, batch)
 
+    def plan_blocks(self, sr: int):
+        """Blocks of a long song on the network's own segment grid, so the joins are exact.
+
+        A segment's masks depend on all its 512 frames, so blocks start on
+        segment boundaries. Two segments of context before a block (the first
+        sees the block's zero padding and is thrown away, the second feeds the
+        frames that reach across the join) and one after it (plus a window) make
+        every kept sample equal the whole-song result to float rounding.
+        """
+        from .base import BlockPlan
+        from .spleeter_net import HOP_LENGTH, N_FFT, SEGMENT_FRAMES
+
+        segment = SEGMENT_FRAMES * HOP_LENGTH
+        return BlockPlan(align=segment, left=2 * segment, right=segment + N_FFT, fade=0)
+
     def _after_out_of_memory(self, device: str, batch: int) -> tuple[str, int]:
         """Where to try next after the GPU ran out of memory: half the batch, then the CPU."""
         free_device_memory(device)

@@ -270,7 +270,10 @@ class KaraokeMaker(widgets.VBox):
             y, sr = song
             self._set_song(np.asarray(y, dtype=np.float32), int(sr), name="Song")
         else:
+            from ..audio import check_song_length
+
             path = Path(song)
+            check_song_length(path)  # a fetched 6-hour set is refused before it is decoded
             self._set_song(*load(path), name=path.stem)
 
     def _set_song(self, y, sr: int, *, name: str) -> None:

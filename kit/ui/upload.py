@@ -124,7 +124,7 @@ def load_uploaded(filename: str, data: bytes, *, workdir) -> tuple:
     --------
     notebooks/09_karaoke_maker.ipynb
     """
-    from ..audio import load
+    from ..audio import check_song_length, load
 
     name = os.path.basename(filename) or "upload"
     if not data:
@@ -137,6 +137,7 @@ def load_uploaded(filename: str, data: bytes, *, workdir) -> tuple:
     path = folder / f"upload{suffix}"
     path.write_bytes(data)
     try:
+        check_song_length(path)  # from the header: a 6-hour file is refused before it is decoded
         y, sr = load(path)
     except InputFileError as exc:
         message = str(exc)

@@ -222,12 +222,24 @@ def _quiet_known_noise(app_log: logging.Logger) -> None:
         log.addFilter(noise)
 
 
-def _check_port(port: int) -> None:
+def _check_host(host: str) -> str:
+    """The address to listen on, checked before Voila starts: an IP address of this machine."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise OptionError(f"--host {host!r} is not an IP address; use 127.0.0.1 (this computer only) or "
+                          "0.0.0.0 (every network this computer is on, e.g. a class server).") from None
+    return host
+
+
+def _check_port(port: int, host: str = "127.0.0.1") -> None:
     if not 0 < port < 65536:
         raise OptionError(f"--port {port} is not a port number; use one between 1024 and 65535, e.g. 8866.")
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         try:
-            s.bind(("127.0.0.1", port))
+            s.bind((host, port))
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise OptionError(f"Port {port} is in use (is the app already running?); "
@@ -259,8 +271,11 @@ def _make_app_class():
 
 
 def serve(*, port: int = DEFAULT_PORT, open_browser: bool = False, notebook=None,
-          idle_minutes: float | None = None) -> int:
-    """Serve the app on 127.0.0.1 until Ctrl-C; returns an exit code.
+          idle_minutes: float | None = None, host: str = "127.0.0.1") -> int:
+    """Serve the app on ``host`` (default 127.0.0.1, this computer only) until Ctrl-C; returns an exit code.
+
+    On any other address (a class server) the kernels refuse links to loopback and
+    private addresses (:func:`kit.fetch.check_public_host`).
 
     ``idle_minutes``: a kernel with no page connected ends after this long
     (default: ``KIT_IDLE_MINUTES`` or :data:`IDLE_MINUTES`).
@@ -271,14 +286,14 @@ def serve(*, port: int = DEFAULT_PORT, open_browser: bool = False, notebook=None
     """
     path = Path(notebook) if notebook else notebook_path()
     minutes = parse_idle_minutes() if idle_minutes is None else idle_minutes
-    _check_port(port)
+    _check_port(port, _check_host(host))
     from traitlets.config import Config
 
     app_class = _make_app_class()
     argv = [
         str(path),
         f"--port={port}",
-        "--Voila.ip=127.0.0.1",
+        f"--Voila.ip={host}",
         "--Voila.port_retries=0",
         "--no-browser" if not open_browser else "--Voila.open_browser=True",
         # Voila's own lines (where it stores files, its URL again, each kernel started) are noise to a
@@ -300,7 +315,7 @@ def serve(*, port: int = DEFAULT_PORT, open_browser: bool = False, notebook=None
 
     signal.signal(signal.SIGINT, signal.default_int_handler)
     # kernels inherit it: links to private addresses are refused unless the app serves only this computer
-    os.environ["KIT_APP_BIND"] = "127.0.0.1"
+    os.environ["KIT_APP_BIND"] = host
     app.start()
     return 0
 

@@ -400,3 +400,12 @@ def test_binders_app_link_opens_the_app_alone(tmp_path):
         log.seek(0)
         print(log.read()[-3000:])
         log.close()
+
+
+
+def test_a_bad_host_is_one_line(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "kit", "app", "--host", "class-server"], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=120)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode != 0 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith("kit: error: --host 'class-server' is not an IP address")

@@ -14,6 +14,10 @@ def register(sub) -> None:
                     "Ctrl-C stops it.",
     )
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to listen on (default: %(default)s)")
+    p.add_argument("--host", default="127.0.0.1", metavar="ADDRESS",
+                   help="address to listen on (default: %(default)s, this computer only); 0.0.0.0 serves a "
+                        "class on every network this computer is on, and links to private addresses are "
+                        "then refused")
     browser = p.add_mutually_exclusive_group()
     browser.add_argument("--open", action="store_true", help="open the app in your web browser")
     browser.add_argument("--no-browser", action="store_true", help="do not open a browser (the default)")
@@ -28,4 +32,4 @@ def run(args) -> int:
     from ..app_server import parse_idle_minutes, serve
 
     minutes = parse_idle_minutes(args.idle_minutes) if args.idle_minutes is not None else None
-    return serve(port=args.port, open_browser=bool(args.open), idle_minutes=minutes)
+    return serve(port=args.port, open_browser=bool(args.open), idle_minutes=minutes, host=args.host)

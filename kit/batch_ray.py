@@ -8,8 +8,8 @@ whichever worker is free: one worker per GPU on GPU nodes, otherwise one per
 write the stems at the same paths the driver names, so the input and ``--out``
 folders must be on a disk every node sees.
 
-A worker that dies (killed, out of memory) is restarted by Ray; the song it held
-is tried once more on whichever worker is free, as on one machine.
+A worker that dies (killed, out of memory) is replaced by a new one; the song it
+held is tried once more on whichever worker is free, as on one machine.
 """
 
 from __future__ import annotations
@@ -111,7 +111,9 @@ def run_on_ray(todo, job: BatchJob, state: BatchState, *, address: str, retries:
     ray = connect(address)
     n_workers, resources = _worker_shape(ray, job)
     n_workers = max(1, min(n_workers, len(todo)))
-    actor = ray.remote(max_restarts=-1, max_task_retries=0, **resources)(SongWorker)
+    # a worker that dies is replaced by a new one here (not restarted by Ray: a call to an actor
+    # that is restarting fails at once, which would use up the song's second try)
+    actor = ray.remote(max_restarts=0, max_task_retries=0, **resources)(SongWorker)
     threads = resources.get("num_cpus", 1)
     workers = [actor.remote(job, threads) for _ in range(n_workers)] if todo else []
     queue = [(str(song), str(song_dir), 0) for song, song_dir in todo]
@@ -130,12 +132,16 @@ def run_on_ray(todo, job: BatchJob, state: BatchState, *, address: str, retries:
             ready, _ = ray.wait(list(pending), num_returns=1)
             ref = ready[0]
             worker, song, song_dir, tries, t0 = pending.pop(ref)
-            free.append(worker)
             try:
                 result = ray.get(ref)
             except ray.exceptions.RayError as exc:  # the worker died with the song: killed, out of memory
                 result = {"ok": False, "transient": True,
                           "reason": f"the worker stopped ({type(exc).__name__}); killed or out of memory?"}
+                ray.kill(worker, no_restart=True)
+                workers.remove(worker)
+                worker = actor.remote(job, threads)  # a fresh one loads the model and takes the next song
+                workers.append(worker)
+            free.append(worker)
             if result["ok"]:
                 record(state, "done", {"song": song, "out": song_dir, "tries": tries,
                                        "seconds": result["seconds"]}, on_song)

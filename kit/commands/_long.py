@@ -80,7 +80,7 @@ def write_stems_in_blocks(separator, path, out_dir: Path, fmt: str, *, info=None
     from ..separators.blocks import iter_blocks
     from ._common import say_replaced
     from ._demucs_options import make_two_stems
-    from .separate import _make_folder
+    from .separate import _make_folder, remove_made_folders
 
     names = [two_stems, "no_" + two_stems] if two_stems else list(separator.stems)
     info = probe_audio(path) if info is None else info
@@ -102,11 +102,7 @@ def write_stems_in_blocks(separator, path, out_dir: Path, fmt: str, *, info=None
                     del stems
                 stream.finish()  # a truncated file fails here, before any stem file is put in place
     except BaseException:
-        for folder in reversed(created):  # only folders this call made, and only if still empty
-            try:
-                folder.rmdir()
-            except OSError:
-                break
+        remove_made_folders(created)
         raise
     say_replaced(existing)
     return list(targets.values())

@@ -60,14 +60,19 @@ def write_stems(stems: dict, sr: int, out_dir: Path, fmt: str, *, inputs=()) -> 
         for path in written:
             if path not in existing:
                 path.unlink(missing_ok=True)
-        for folder in reversed(created):  # only folders this call made, and only if still empty
-            try:
-                folder.rmdir()
-            except OSError:
-                break
+        remove_made_folders(created)
         raise
     say_replaced(existing)
     return written
+
+
+def remove_made_folders(created) -> None:
+    """Remove the folders a failed command made (innermost first), only while they are empty."""
+    for folder in reversed(created):
+        try:
+            folder.rmdir()
+        except OSError:
+            break
 
 
 def _make_folder(out_dir: Path) -> list[Path]:

@@ -22,6 +22,7 @@ from .download import DownloadButton, encode_audio
 from .engine_panel import describe_engine, estimate_seconds, format_duration, list_model_choices
 from .feedback import feedback_panel
 from .player import make_figure, make_image, render_figure
+from .problem import show_problem
 from .progress import make_progress_bar
 from .sing import sing_panel
 from .upload import UPLOAD_LIMIT_MB, load_uploaded, read_upload
@@ -226,13 +227,7 @@ class KaraokeMaker(widgets.VBox):
 
     def show_error(self, message: str | None) -> None:
         """Show ``message`` in the error panel (None hides it)."""
-        if not message:
-            self.error.value, self.error.layout.display = "", "none"
-            return
-        self.error.value = (f"<div style='box-sizing:border-box;border:1px solid #c62828;background:#ffebee;"
-                            f"color:#b71c1c;padding:8px 12px;border-radius:4px;white-space:normal'>"
-                            f"<b>Problem:</b> {html.escape(message)}</div>")
-        self.error.layout.display = "block"
+        show_problem(self.error, message)
 
     def _guard(self, func, *args, doing: str):
         """Run ``func``; show any failure as a sentence in the error panel instead of a traceback."""
@@ -329,13 +324,7 @@ class KaraokeMaker(widgets.VBox):
         self._update_estimate()
 
     def _show_upload_error(self, message: str | None) -> None:
-        if not message:
-            self.upload_error.value, self.upload_error.layout.display = "", "none"
-            return
-        self.upload_error.value = (f"<div style='box-sizing:border-box;border:1px solid #c62828;background:#ffebee;"
-                                   f"color:#b71c1c;padding:8px 12px;border-radius:4px;white-space:normal;"
-                                   f"margin-top:4px'><b>Problem:</b> {html.escape(message)}</div>")
-        self.upload_error.layout.display = "block"
+        show_problem(self.upload_error, message, margin_top=True)
 
     def _on_upload_refused(self, change) -> None:
         # the button says why under itself; an older problem down in the error panel would mislead

@@ -26,6 +26,7 @@ import time
 import ipywidgets as widgets
 import numpy as np
 
+from .problem import show_problem
 from .recorder import Recorder
 from .upload import UPLOAD_LIMIT_MB
 
@@ -169,13 +170,7 @@ class SingPanel(widgets.VBox):
 
     def show_error(self, message: str | None) -> None:
         """Show ``message`` as the section's one sentence (None hides it)."""
-        if not message:
-            self.error.value, self.error.layout.display = "", "none"
-            return
-        self.error.value = (f"<div style='box-sizing:border-box;border:1px solid #c62828;background:#ffebee;"
-                            f"color:#b71c1c;padding:8px 12px;border-radius:4px;white-space:normal'>"
-                            f"<b>Problem:</b> {html.escape(message)}</div>")
-        self.error.layout.display = "block"
+        show_problem(self.error, message)
 
     def _on_problem(self, change) -> None:
         self.status.value = ""

@@ -172,7 +172,9 @@ def test_a_stopped_long_job_leaves_no_partial_file(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 130, err
+    # 130 from kit's handler, or killed by SIGINT (-2) when the interrupt lands again while Python shuts down
+    # (seen once under load): a shell reports both as 130
+    assert proc.returncode in (130, -signal.SIGINT), err
     assert "no partial output was kept" in err
     assert not out.exists()  # the folder it made is gone too
 

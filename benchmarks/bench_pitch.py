@@ -85,18 +85,9 @@ def bench_trackers(seconds: float, pyin_seconds: float) -> None:
 
 
 def bench_scoring(seconds: float) -> None:
-    rng = np.random.default_rng(0)
     notes = kit.examples.multitrack_melody(seconds)
     reference, _ = kit.examples.make_sung_melody(notes, SR, duration_s=seconds)
-    cents, missed = {}, []
-    for i in range(len(notes)):
-        r = rng.random()
-        if r < 0.10:
-            missed.append(i)
-        elif r < 0.45:
-            cents[i] = float(rng.uniform(60, 150) * rng.choice([-1, 1]))
-        else:
-            cents[i] = float(rng.uniform(-20, 20))
+    cents, missed = kit.examples.draw_take_mistakes(len(notes), seed=0)
     delay_s = 0.3
     take = kit.examples.make_sung_take(notes, SR, cents_off=cents, missed=missed, delay_s=delay_s)
     take = take[:, : reference.shape[1]]

@@ -383,6 +383,37 @@ def make_sung_melody(notes, sr: int = 44100, *, duration_s: float | None = None,
     return out[np.newaxis].astype(np.float32), np.where(sounding, f0, np.nan)
 
 
+def draw_take_mistakes(n_notes: int, *, seed: int = 0) -> tuple[dict, list]:
+    """Mistakes for a synthetic take: about 35 % of notes off by 60-150 cents either way, 10 % missed.
+
+    The rest are within 20 cents (in tune). Feed them to :func:`make_sung_take`.
+
+    Returns
+    -------
+    cents_off : dict of int to float
+        Note index -> cents the take is off.
+    missed : list of int
+        Note indices the take leaves out.
+
+    Examples
+    --------
+    >>> cents, missed = draw_take_mistakes(20, seed=1)
+    >>> len(cents) + len(missed)
+    20
+    """
+    rng = np.random.default_rng(seed)
+    cents, missed = {}, []
+    for i in range(n_notes):
+        r = rng.random()
+        if r < 0.10:
+            missed.append(i)
+        elif r < 0.45:
+            cents[i] = float(rng.uniform(60, 150) * rng.choice([-1, 1]))
+        else:
+            cents[i] = float(rng.uniform(-20, 20))
+    return cents, missed
+
+
 def make_sung_take(notes, sr: int = 44100, *, cents_off: dict | None = None, missed=(), delay_s: float = 0.0,
                    timing_jitter_s: float = 0.015, octave: int = 0, noise_db: float = -55.0, seed: int = 0):
     """A made-up singer's take of a melody, with the mistakes you choose: known answers for a scorer.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 
@@ -29,3 +30,15 @@ def one_line_error(proc) -> str:
     assert len(lines) == 1 and lines[0].startswith("kit: error: "), proc.stderr
     assert "Traceback" not in proc.stderr
     return lines[0]
+
+
+def wait_until(condition, timeout_s: float, what: str) -> float:
+    """Seconds until ``condition()`` holds (checked every 0.2 s); fails the test after ``timeout_s``."""
+    import pytest
+
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > timeout_s:
+            pytest.fail(f"{what}: not within {timeout_s:g} s")
+        time.sleep(0.2)
+    return time.monotonic() - start

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import wait_until
 
 import kit
 from kit.audio import resample
@@ -402,7 +403,7 @@ def own_app(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "kit", "app", "--port", str(port), "--idle-minutes", "0.5"],
                             cwd=tmp_path, stdout=open(log_path, "w"), stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/"
-    _wait_until(lambda: proc.poll() is not None or "running at" in log_path.read_text(), 120, "kit app to start")
+    wait_until(lambda: proc.poll() is not None or "running at" in log_path.read_text(), 120, "kit app to start")
     assert proc.poll() is None, log_path.read_text()
     yield url, proc, log_path
     if proc.poll() is None:
@@ -411,16 +412,6 @@ def own_app(tmp_path):
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-
-
-def _wait_until(condition, timeout_s: float, what: str) -> float:
-    """Seconds until ``condition()`` holds (checked every 0.2 s); fails after ``timeout_s``."""
-    start = time.monotonic()
-    while not condition():
-        if time.monotonic() - start > timeout_s:
-            pytest.fail(f"{what}: not within {timeout_s:g} s")
-        time.sleep(0.2)
-    return time.monotonic() - start
 
 
 def _kernel_of(page) -> str:
@@ -463,10 +454,10 @@ def test_a_reloaded_or_closed_tab_ends_its_kernel_and_a_reload_says_the_app_was_
         second = _kernel_of(page)
         assert second != first
         # the old page's goodbye ended its kernel (Voila refused it: 403 '_xsrf' argument missing)
-        reload_s = _wait_until(lambda: not _kernel_exists(url, first), 20, "the reloaded page's old kernel to end")
+        reload_s = wait_until(lambda: not _kernel_exists(url, first), 20, "the reloaded page's old kernel to end")
 
         page.close(run_before_unload=True)  # what closing the tab does
-        close_s = _wait_until(lambda: not _kernel_exists(url, second), 20, "the closed tab's kernel to end")
+        close_s = wait_until(lambda: not _kernel_exists(url, second), 20, "the closed tab's kernel to end")
         print(f"kernel gone {reload_s:.1f} s after a reload, {close_s:.1f} s after the tab closed")
         # ended by the pages' goodbyes, not by the idle culler
         assert "ended the session of a page that left" not in log_path.read_text()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from cli_helpers import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -288,16 +289,6 @@ class _Visitor:
         asyncio.run(talk())
 
 
-def _wait_until(condition, timeout_s: float, what: str) -> float:
-    """Seconds until ``condition()`` holds (checked every 0.2 s); fails after ``timeout_s``."""
-    start = time.monotonic()
-    while not condition():
-        if time.monotonic() - start > timeout_s:
-            pytest.fail(f"{what}: not within {timeout_s:g} s")
-        time.sleep(0.2)
-    return time.monotonic() - start
-
-
 def test_a_leaving_page_ends_its_kernel_and_an_abandoned_one_is_ended_after_the_idle_minutes(tmp_path):
     port = _free_port()
     proc, log, _ = _start_app(tmp_path, "--port", str(port), "--idle-minutes", "0.5")
@@ -310,15 +301,15 @@ def test_a_leaving_page_ends_its_kernel_and_an_abandoned_one_is_ended_after_the_
         # the page has the cookie its goodbye needs (Voila never set it: 403 '_xsrf' argument missing)
         assert visitor.cookie("_xsrf"), "the page got no _xsrf cookie"
         assert visitor.leave(kernel) == 204
-        gone_s = _wait_until(lambda: not visitor.kernel_exists(kernel), 20, "the closed page's kernel to end")
+        gone_s = wait_until(lambda: not visitor.kernel_exists(kernel), 20, "the closed page's kernel to end")
         print(f"a closed page's kernel ended {gone_s:.1f} s after its goodbye")
 
         # a page that never says goodbye (its browser crashed): ended after the idle time, in words
         abandoned = _Visitor(url)
         kernel = abandoned.open_page()
-        culled_s = _wait_until(lambda: not abandoned.kernel_exists(kernel), 150, "the abandoned kernel to end")
+        culled_s = wait_until(lambda: not abandoned.kernel_exists(kernel), 150, "the abandoned kernel to end")
         print(f"an abandoned page's kernel ended {culled_s:.1f} s after the page loaded (idle limit 30 s)")
-        _wait_until(lambda: f"kernel {kernel[:8]}" in log.read_text(), 10, "the app to say it ended a session")
+        wait_until(lambda: f"kernel {kernel[:8]}" in log.read_text(), 10, "the app to say it ended a session")
         assert "ended the session of a page that left without closing it" in log.read_text()
     finally:
         code = _stop(proc)
@@ -334,7 +325,7 @@ def test_serving_shows_the_url_and_nothing_alarming(tmp_path):
         kernel = visitor.open_page()
         visitor.connect_websocket(kernel)  # a page's websocket: Tornado's ping warning came here
         assert visitor.leave(kernel) == 204
-        _wait_until(lambda: not visitor.kernel_exists(kernel), 20, "the closed page's kernel to end")
+        wait_until(lambda: not visitor.kernel_exists(kernel), 20, "the closed page's kernel to end")
     finally:
         code = _stop(proc)
     lines = [line for line in log.read_text().splitlines() if line.strip()]
@@ -376,7 +367,7 @@ def test_binders_app_link_opens_the_app_alone(tmp_path):
             except OSError:
                 return False
 
-        _wait_until(up, 120, "the Jupyter server to start")
+        wait_until(up, 120, "the Jupyter server to start")
         link = f"{visitor.url}voila/render/notebooks/09_karaoke_maker.ipynb?token={token}"
         with visitor.opener.open(link, timeout=PAGE_TIMEOUT_S) as reply:
             html = reply.read().decode()
@@ -390,7 +381,7 @@ def test_binders_app_link_opens_the_app_alone(tmp_path):
         kernel = re.search(r'"kernelId": "([0-9a-f-]+)"', html).group(1)
         assert visitor.kernel_exists(kernel)
         assert visitor.leave(kernel) == 204
-        _wait_until(lambda: not visitor.kernel_exists(kernel), 20, "the closed page's kernel to end")
+        wait_until(lambda: not visitor.kernel_exists(kernel), 20, "the closed page's kernel to end")
     finally:
         proc.terminate()
         try:

@@ -31,17 +31,7 @@ def melody():
 
 def _mistakes(n_notes: int, seed: int):
     """About 35 % of notes off by 60-150 cents either way, 10 % missed, the rest within 20 cents."""
-    rng = np.random.default_rng(seed)
-    cents, missed = {}, []
-    for i in range(n_notes):
-        r = rng.random()
-        if r < 0.10:
-            missed.append(i)
-        elif r < 0.45:
-            cents[i] = float(rng.uniform(60, 150) * rng.choice([-1, 1]))
-        else:
-            cents[i] = float(rng.uniform(-20, 20))
-    return cents, missed
+    return kit.examples.draw_take_mistakes(n_notes, seed=seed)
 
 
 def _truth(cents, missed, i):

@@ -157,8 +157,9 @@ def run_song(separator, song, song_dir, job: BatchJob, *, progress: Progress = N
 
         paths = write_stems_in_blocks(separator, song, song_dir, job.fmt, inputs=[song],
                                       progress=scaled(progress, 0.0, 0.9))
-        if job.backing is not None:  # FFmpeg mixes the stem files as it reads them
-            paths.append(_write_backing(dict(zip(separator.stems, paths, strict=True)), None, song, song_dir, job))
+        if job.backing is not None:  # mixed from the stem files as they are read back, a block at a time
+            paths.append(_write_backing_in_blocks(dict(zip(separator.stems, paths, strict=True)), song, song_dir,
+                                                  job))
     else:
         stems, sr = separate_file(separator, song, progress=scaled(progress, 0.0, 0.9), cache=job.cache,
                                   options=job.options)
@@ -192,6 +193,38 @@ def _write_backing(stems, sr, song, song_dir, job: BatchJob) -> Path:
         limit=b.get("limit", False), ceiling_db=b.get("ceiling_db", -1.0), inputs=[song], model=job.model,
         mixture=song if b.get("method") == "minus" else None,
     )
+
+
+def _write_backing_in_blocks(stem_files: dict, song: Path, song_dir: Path, job: BatchJob) -> Path:
+    """The backing track of a long song from its stem files, read back a minute at a time (memory stays flat)."""
+    from contextlib import ExitStack
+
+    from .audio import open_audio_stream
+    from .mix import write_backing_blocks
+
+    b = job.backing
+    minus = b.get("method") == "minus"
+    with ExitStack() as files:
+        streams = {name: files.enter_context(open_audio_stream(path)) for name, path in stem_files.items()}
+        song_stream = files.enter_context(open_audio_stream(song)) if minus else None
+        first = next(iter(streams.values()))
+
+        def blocks():
+            while True:
+                stems = {name: stream.read(first.sr * 60) for name, stream in streams.items()}
+                n = min(y.shape[1] for y in stems.values())
+                if not n:
+                    return
+                mixture = song_stream.read(n) if minus else None
+                if minus and mixture.shape[1] < n:  # the song's last samples: the stems may run a few longer
+                    n = mixture.shape[1]
+                yield {k: v[:, :n] for k, v in stems.items()}, mixture
+
+        return write_backing_blocks(
+            blocks(), song_dir / f"{b.get('label', 'backing')}.{job.fmt}", sr=first.sr, channels=first.channels,
+            stems=list(stem_files), keep=b["keep"], gains_db=b.get("gains_db"), method=b.get("method", "sum"),
+            semitones=b.get("semitones", 0.0), target_lufs=b.get("target_lufs"), limit=b.get("limit", False),
+            ceiling_db=b.get("ceiling_db", -1.0), inputs=[song])
 
 
 def describe_failure(exc: BaseException) -> tuple[str, bool]:

@@ -246,12 +246,20 @@ def measure_ebur128(y: np.ndarray, sr: int, *, true_peak: bool = True) -> dict[s
          "-af", spec, "-f", "null", "-"],
         input_bytes=memoryview(data).cast("B"), what="Loudness measurement",
     )
-    text = proc.stderr[proc.stderr.rfind("Summary:"):]
-    return {
-        "integrated_lufs": _parse(text, "integrated_lufs"),
-        "lra_lu": _parse(text, "lra_lu"),
-        "true_peak_dbtp": _parse(text, "true_peak_dbtp") if true_peak else math.nan,
-    }
+    values = parse_ebur128_summary(proc.stderr)
+    if not true_peak:
+        values["true_peak_dbtp"] = math.nan
+    return values
+
+
+def parse_ebur128_summary(log: str) -> dict[str, float]:
+    """The summary FFmpeg's ``ebur128`` filter prints at the end of ``log``.
+
+    Returns ``integrated_lufs``, ``lra_lu`` and ``true_peak_dbtp`` (``nan`` for what is not in it,
+    ``-inf`` for silence); :func:`kit.mix.write_backing_blocks` measures a streamed track this way.
+    """
+    text = log[log.rfind("Summary:"):]
+    return {key: _parse(text, key) for key in ("integrated_lufs", "lra_lu", "true_peak_dbtp")}
 
 
 @functools.cache

@@ -423,6 +423,14 @@ def apply_limiter(y: np.ndarray, sr: int, *, ceiling_db: float = -1.0, release_m
     return np.ascontiguousarray(out[:, :n])
 
 
+def check_lufs(target_lufs: float) -> float:
+    """``target_lufs`` if it is a loudness a backing track may be levelled to, else a one-line OptionError."""
+    lo, hi = LUFS_RANGE
+    if not (math.isfinite(target_lufs) and lo <= target_lufs <= hi):
+        raise OptionError(f"--lufs {target_lufs} is out of range; use {lo:g} to {hi:g} LUFS (streaming uses -14).")
+    return float(target_lufs)
+
+
 def match_loudness(y: np.ndarray, sr: int, *, target_lufs: float = -14.0) -> tuple[np.ndarray, float]:
     """Apply one gain so the integrated loudness (ITU-R BS.1770, pyloudnorm) is ``target_lufs``.
 
@@ -440,9 +448,7 @@ def match_loudness(y: np.ndarray, sr: int, *, target_lufs: float = -14.0) -> tup
     """
     from .loudness import measure_loudness
 
-    lo, hi = LUFS_RANGE
-    if not (math.isfinite(target_lufs) and lo <= target_lufs <= hi):
-        raise OptionError(f"--lufs {target_lufs} is out of range; use {lo:g} to {hi:g} LUFS (streaming uses -14).")
+    check_lufs(target_lufs)
     y = check_audio(y, what="The audio to level")
     if y.shape[1] < int(0.4 * sr):
         raise OptionError("Loudness needs at least 0.4 s of audio; use a longer section or leave out --lufs.")
@@ -886,16 +892,23 @@ def write_backing_blocks(
     keep=None,
     gains_db: dict | None = None,
     method: str = "sum",
+    semitones: float = 0.0,
+    target_lufs: float | None = None,
     limit: bool = False,
     ceiling_db: float = -1.0,
     bitrate_kbps: int = 320,
     inputs=(),
+    expected_s: float | None = None,
 ) -> Path:
     """Write a backing track of a long song from its stems a block at a time (memory stays flat).
 
     The same sum as :func:`write_backing_track`, made block by block and fed
-    to one FFmpeg encoder (with the limiter, if asked). A key shift or a
-    loudness target needs the whole track at once, so it is not offered here.
+    to one FFmpeg encoder (with the limiter, if asked). A key shift is made a
+    block at a time with context (:func:`kit.stream_map.map_with_context`). A
+    loudness target needs the whole track measured before its gain is known, so
+    the track is first written to a temporary float file beside ``out_path``
+    while FFmpeg's EBU R128 meter measures it, then levelled, limited and
+    encoded from that file (the disk holds the track twice meanwhile).
 
     Parameters
     ----------
@@ -908,8 +921,10 @@ def write_backing_blocks(
         The blocks' sample rate and channels.
     stems : sequence of str
         The stem names the blocks hold.
-    drop, keep, gains_db, method, limit, ceiling_db, bitrate_kbps, inputs
+    drop, keep, gains_db, method, semitones, target_lufs, limit, ceiling_db, bitrate_kbps, inputs
         As for :func:`write_backing_track`.
+    expected_s : float, optional
+        About how long the track is (a float WAV over 4 GB is written as RF64).
 
     Returns
     -------
@@ -927,19 +942,71 @@ def write_backing_blocks(
     >>> round(kit.audio.probe_audio(out).duration_s, 2)
     2.0
     """
-    from .audio import open_audio_writer
+    from .pitch import check_semitones
 
     names = [str(n) for n in stems]
     terms, _ = _plan_terms(dict.fromkeys(names), drop=drop, keep=keep, gains_db=gains_db, method=method,
                            mixture=True, start_s=None, end_s=None, limit=limit, ceiling_db=ceiling_db)
-    ext = Path(out_path).suffix.lower().lstrip(".")
-    filters = (_limiter_filter(int(sr), ceiling_db, 50.0) + "," if limit else "")
-    filters += "astats=measure_perchannel=none:measure_overall=Peak_level"
-    with open_audio_writer(out_path, sr, channels, bitrate_kbps=bitrate_kbps, filters=filters,
-                           inputs=inputs) as writer:
-        for block_stems, mixture in blocks:
-            writer.write(_mix_arrays(block_stems, terms, mixture))
+    semitones = check_semitones(semitones)
+    if target_lufs is not None:
+        target_lufs = check_lufs(target_lufs)
+    out_path = Path(out_path)
+    mixed = (_mix_arrays(block_stems, terms, mixture) for block_stems, mixture in blocks)
+    if semitones:
+        from .pitch import shift_pitch_in_blocks
+
+        mixed = shift_pitch_in_blocks(mixed, sr, semitones=semitones)
+    limiter = _limiter_filter(int(sr), ceiling_db, 50.0) + "," if limit else ""
+    if target_lufs is None:
+        return _write_mixed(mixed, out_path, sr=sr, channels=channels, filters=limiter, bitrate_kbps=bitrate_kbps,
+                            inputs=inputs, expected_s=expected_s)
+    return _write_levelled(mixed, out_path, sr=sr, channels=channels, target_lufs=target_lufs, limiter=limiter,
+                           bitrate_kbps=bitrate_kbps, inputs=inputs, expected_s=expected_s)
+
+
+def _write_mixed(mixed, out_path: Path, *, sr, channels, filters: str, bitrate_kbps, inputs, expected_s) -> Path:
+    """Encode a stream of blocks through one FFmpeg (``filters`` first), warning if it clips."""
+    from .audio import open_audio_writer
+
+    ext = out_path.suffix.lower().lstrip(".")
+    with open_audio_writer(out_path, sr, channels, bitrate_kbps=bitrate_kbps,
+                           filters=filters + "astats=measure_perchannel=none:measure_overall=Peak_level",
+                           inputs=inputs, expected_s=expected_s) as writer:
+        for y in mixed:
+            writer.write(y)
     peak = _parse_peak(writer.log)
     if peak is not None:
         warn_if_clipping(peak=peak, ext=ext)
-    return Path(out_path)
+    return out_path
+
+
+def _write_levelled(mixed, out_path: Path, *, sr, channels, target_lufs, limiter, bitrate_kbps, inputs,
+                    expected_s) -> Path:
+    """Two passes: write and measure (FFmpeg's ``ebur128``, BS.1770 to 0.1 LU), then level, limit and encode."""
+    import tempfile
+
+    from .audio import open_audio_stream, open_audio_writer
+    from .loudness import parse_ebur128_summary
+
+    out_path = check_output_path(out_path, inputs=inputs)
+    with tempfile.TemporaryDirectory(prefix=".kit-level-", dir=out_path.parent) as folder:
+        measured_path = Path(folder) / "measured.wav"
+        with open_audio_writer(measured_path, sr, channels, filters="ebur128", expected_s=expected_s) as writer:
+            for y in mixed:
+                writer.write(y)
+        measured = parse_ebur128_summary(writer.log)["integrated_lufs"]
+        if not math.isfinite(measured) or measured < -69.0:  # BS.1770's absolute gate is -70 LUFS
+            raise OptionError("The backing track is silent, so it has no loudness to match; leave out --lufs.")
+        gain = np.float32(db_to_gain(target_lufs - measured))
+        with open_audio_stream(measured_path) as stream:
+            return _write_mixed(_read_scaled(stream, gain), out_path, sr=sr, channels=channels, filters=limiter,
+                                bitrate_kbps=bitrate_kbps, inputs=inputs, expected_s=expected_s)
+
+
+def _read_scaled(stream, gain):
+    """A decoded file a minute at a time, times ``gain``."""
+    while True:
+        y = stream.read(stream.sr * 60)
+        if not y.shape[1]:
+            return
+        yield y * gain

@@ -16,7 +16,9 @@ from pathlib import Path
 from ._common import say, separation_progress
 
 __all__ = ["announce", "block_progress", "write_stems_in_blocks", "write_backing_in_blocks", "load_song_or_part",
-           "check_whole_track_options", "refuse_split_in_blocks"]
+           "split_in_blocks"]
+
+_MIXTURE = "\0mixture"  # the song under a block, carried beside its stems through the vocal split
 
 # Context decoded around a part of a long song, so the part's edges are separated as in the song
 PART_CONTEXT_S = 30.0
@@ -69,20 +71,25 @@ def block_progress(separator):
         yield progress
 
 
-def write_stems_in_blocks(separator, path, out_dir: Path, fmt: str, *, info=None, two_stems=None, inputs=(),
-                          progress=None) -> list[Path]:
+def write_stems_in_blocks(separator, path, out_dir: Path, fmt: str, *, info=None, two_stems=None, split=None,
+                          inputs=(), progress=None) -> list[Path]:
     """Separate a long song block by block straight into one file per stem.
 
+    ``split`` (a :func:`kit.split_vocals` method) writes ``lead_vocals`` and
+    ``backing_vocals`` instead of ``vocals``, split a block at a time with context.
     Nothing is left if it fails or is stopped: every file appears only when all are complete.
     ``progress`` replaces the command line's bar and lines (``kit batch`` passes its own).
     """
     from ..audio import check_output_path, open_audio_stream, open_audio_writer, probe_audio
     from ..separators.blocks import iter_blocks
+    from ..vocal_split import STEMS, split_stem_names
     from ._common import say_replaced
     from ._demucs_options import make_two_stems
-    from .separate import _make_folder, remove_made_folders
+    from .separate import _make_folder, _two_stems_split, remove_made_folders
 
-    names = [two_stems, "no_" + two_stems] if two_stems else list(separator.stems)
+    names = split_stem_names(list(separator.stems)) if split else list(separator.stems)
+    if two_stems:
+        names = [*STEMS, "no_vocals"] if split else [two_stems, "no_" + two_stems]
     info = probe_audio(path) if info is None else info
     created = _make_folder(out_dir)
     targets = {name: check_output_path(out_dir / f"{name}.{fmt}", inputs=inputs) for name in names}
@@ -94,9 +101,13 @@ def write_stems_in_blocks(separator, path, out_dir: Path, fmt: str, *, info=None
                 writers = {name: files.enter_context(open_audio_writer(target, stream.sr, stream.channels,
                                                                        inputs=inputs, expected_s=info.duration_s))
                            for name, target in targets.items()}
-                for _, stems, _ in iter_blocks(separator, stream, total_samples=total, progress=progress):
+                blocks = (stems for _, stems, _ in iter_blocks(separator, stream, total_samples=total,
+                                                                progress=progress))
+                if split:
+                    blocks = split_in_blocks(blocks, stream.sr, split, model=separator.name)
+                for stems in blocks:
                     if two_stems:
-                        stems = make_two_stems(stems, two_stems)
+                        stems = make_two_stems(stems, two_stems) if not split else _two_stems_split(stems)
                     for name, writer in writers.items():
                         writer.write(stems[name])
                     del stems
@@ -106,6 +117,14 @@ def write_stems_in_blocks(separator, path, out_dir: Path, fmt: str, *, info=None
         raise
     say_replaced(existing)
     return list(targets.values())
+
+
+def split_in_blocks(blocks, sr: int, method: str, *, model: str | None = None):
+    """Stems of consecutive blocks with ``vocals`` split into lead and backing, each block with context."""
+    from ..stream_map import map_with_context
+    from ..vocal_split import split_stems
+
+    return map_with_context(blocks, lambda stems: split_stems(stems, sr, method=method, model=model), sr=sr)
 
 
 @contextmanager
@@ -135,39 +154,18 @@ def load_song_or_part(song, info, *, start_s, end_s):
     return y, sr, (start_s or 0.0) - first, None if end_s is None else end_s - first
 
 
-def refuse_split_in_blocks(info, in_blocks, *, split) -> None:
-    """--split-vocals is not offered for songs worked on in blocks (yet): one line, before anything runs."""
-    check_whole_track_options(info, in_blocks, semitones=0.0, lufs=None, split=split)
+def write_backing_in_blocks(separator, song, out, *, info, args, kept, gains, semitones=0.0, split=None) -> Path:
+    """``kit backing`` for a long song: separate, mix and encode a block at a time; nothing is left if it fails.
 
-
-def check_whole_track_options(info, in_blocks, *, semitones: float, lufs, split=None) -> None:
-    """Refuse options a song worked on in blocks cannot have: a key shift and a loudness target need the
-    whole track, and the vocal split is done on whole songs only."""
-    from ..audio import format_duration
-    from ..errors import OptionError
-    from ..separators.blocks import stream_threshold_s
-
-    if not in_blocks:
-        return
-    if split:
-        length = format_duration(info.duration_s) if info.duration_s else "of unknown length"
-        raise OptionError(f"--split-vocals works on songs up to {format_duration(stream_threshold_s())}, and this "
-                          f"song is {length}; pick a part with --start/--end (kit backing), or leave out "
-                          "--split-vocals.")
-    for flag, used in (("--semitones", bool(semitones)), ("--lufs", lufs is not None)):
-        if used:
-            length = format_duration(info.duration_s) if info.duration_s else "of unknown length"
-            raise OptionError(f"{flag} needs the whole track at once, and this song is {length} (songs over "
-                              f"{format_duration(stream_threshold_s())} are worked on a block at a time); "
-                              f"pick a shorter part with --start/--end, or leave out {flag}.")
-
-
-def write_backing_in_blocks(separator, song, out, *, info, args, kept, gains) -> Path:
-    """``kit backing`` for a long song: separate, mix and encode a block at a time; nothing is left if it fails."""
+    A key change and the vocal split are made a block at a time with context
+    (:func:`kit.stream_map.map_with_context`); ``--lufs`` measures the whole
+    track first (:func:`kit.mix.write_backing_blocks`).
+    """
     from ..audio import open_audio_stream
     from ..errors import OptionError
     from ..mix import write_backing_blocks
     from ..separators.blocks import iter_blocks
+    from ..vocal_split import split_stem_names
 
     start_s, end_s = args.start, args.end
     if start_s is not None and end_s is not None and end_s <= start_s:
@@ -181,13 +179,20 @@ def write_backing_in_blocks(separator, song, out, *, info, args, kept, gains) ->
             total = round((min(info.duration_s, end_s or info.duration_s) - (start_s or 0.0)) * stream.sr)
 
         def blocks():
-            for _, stems, mixture in iter_blocks(separator, stream, total_samples=total, progress=progress):
-                yield stems, mixture
+            parts = ({**stems, _MIXTURE: mixture}
+                     for _, stems, mixture in iter_blocks(separator, stream, total_samples=total, progress=progress))
+            if split:
+                parts = split_in_blocks(parts, stream.sr, split, model=separator.name)
+            for part in parts:
+                mixture = part.pop(_MIXTURE)
+                yield part, mixture
             stream.finish()  # a truncated file fails here, before the track is put in place
 
-        path = write_backing_blocks(blocks(), out, sr=stream.sr, channels=stream.channels, stems=separator.stems,
-                                    keep=kept, gains_db=gains, method=args.method, limit=args.limit,
-                                    ceiling_db=args.ceiling, inputs=[song])
+        names = split_stem_names(list(separator.stems)) if split else list(separator.stems)
+        path = write_backing_blocks(blocks(), out, sr=stream.sr, channels=stream.channels, stems=names,
+                                    keep=kept, gains_db=gains, method=args.method, semitones=semitones,
+                                    target_lufs=args.lufs, limit=args.limit, ceiling_db=args.ceiling,
+                                    inputs=[song], expected_s=total / stream.sr if total else None)
     if replacing:
         from ._common import say_replaced
 

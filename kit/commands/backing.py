@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import os
 import re
-from functools import partial
 from pathlib import Path
 
 from ._common import add_input, add_model_options, model_options, say_replaced, separation_progress
@@ -109,13 +108,13 @@ def output_path(output, song: Path, dropped, *, semitones: float = 0.0) -> Path:
 def run(args) -> int:
     from ..audio import check_input_path, check_output_path
     from ..errors import InputFileError, OptionError
-    from ..mix import check_gains, select_stems, write_backing_track
+    from ..mix import check_gains, check_lufs, select_stems, write_backing_track
     from ..pitch import check_section, check_semitones
     from ..progress import tqdm_progress
     from ..separators.api import separate_with
     from ..separators.registry import best_available_model, get_separator, normalize_model_name, stems_for
     from ..vocal_split import check_split, split_stem_names
-    from ._long import announce, check_whole_track_options, load_song_or_part, write_backing_in_blocks
+    from ._long import announce, load_song_or_part, write_backing_in_blocks
 
     song = Path(args.input)
     if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", args.input):
@@ -143,17 +142,18 @@ def run(args) -> int:
     semitones = check_semitones(args.semitones)
     if args.lufs is not None and not math.isfinite(args.lufs):
         raise OptionError(f"--lufs {args.lufs} is not a loudness; give e.g. --lufs -14.")
+    if args.lufs is not None:
+        check_lufs(args.lufs)  # before the slow part
     out = output_path(args.output, song, dropped, semitones=semitones)
     out = check_output_path(out, inputs=[song])
     if not os.access(out.absolute().parent, os.W_OK):
         raise OptionError(f"Cannot write in '{out.absolute().parent}'; choose another place with -o.")
 
     separator = get_separator(model, **opts)
-    info, in_blocks = announce(song, separator, start_s=args.start, end_s=args.end,
-                               check=partial(check_whole_track_options, semitones=semitones, lufs=args.lufs,
-                                             split=split))
+    info, in_blocks = announce(song, separator, start_s=args.start, end_s=args.end)
     if in_blocks:  # a long song: separated, mixed and written a block at a time, memory flat
-        path = write_backing_in_blocks(separator, song, out, info=info, args=args, kept=kept, gains=gains)
+        path = write_backing_in_blocks(separator, song, out, info=info, args=args, kept=kept, gains=gains,
+                                       semitones=semitones, split=split)
         print(str(path))
         return 0
     y, sr, start_s, end_s = load_song_or_part(song, info, start_s=args.start, end_s=args.end)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 from ._common import add_input, add_model_options, model_options, print_paths, say_replaced, separation_progress
@@ -100,7 +99,7 @@ def run(args) -> int:
     from ..separators.api import separate_file
     from ..separators.registry import get_separator
     from ..vocal_split import check_split
-    from ._long import announce, refuse_split_in_blocks, write_stems_in_blocks
+    from ._long import announce, write_stems_in_blocks
 
     # the model first: a wrong name should fail before a long song is decoded
     options = model_options(args)
@@ -114,10 +113,10 @@ def run(args) -> int:
     out_dir = Path(args.out) if args.out else Path("separated") / separator.name / Path(args.input).stem
     if out_dir.exists() and not out_dir.is_dir():  # before the slow part
         _make_folder(out_dir)
-    info, in_blocks = announce(args.input, separator, check=partial(refuse_split_in_blocks, split=split))
+    info, in_blocks = announce(args.input, separator)
     if in_blocks:  # a long song: a block at a time, straight into the files, memory flat
         print_paths(write_stems_in_blocks(separator, args.input, out_dir, args.format, info=info,
-                                          two_stems=two_stems, inputs=[args.input]))
+                                          two_stems=two_stems, split=split, inputs=[args.input]))
         return 0
     with separation_progress(separator) as progress:
         # a song separated before (same bytes, model, settings, weights) comes from the stem cache

@@ -140,6 +140,17 @@ def test_separate_splits_and_caches_the_split(tmp_path, monkeypatch):
         kit.separate(mix, SR, model="hpss", split_vocals=True)
 
 
+def test_progress_goes_on_through_the_split_and_a_cache_hit_reports_done_at_once(tmp_path):
+    mix, _ = kit.examples.make_harmony_song(3.0, SR)
+    seen = []
+    kit.separate(mix, SR, model="center", cache_dir=tmp_path, split_vocals="pitch", progress=seen.append)
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    assert any(0.86 < f < 1.0 for f in seen), seen  # the split's own steps, after the separation's 85 %
+    seen.clear()
+    kit.separate(mix, SR, model="center", cache_dir=tmp_path, split_vocals="pitch", progress=seen.append)
+    assert seen[0] == 1.0  # all from the cache: `kit separate` says "(stems from the cache)" on this
+
+
 def test_the_unet_backing_track_keeps_the_harmonies(wide_song):
     """End to end from the mixture with the real unet: dropping only the lead keeps the backing vocals."""
     mix, stems = wide_song

@@ -161,12 +161,41 @@ def separate_with(
     ['accompaniment', 'vocals']
     """
     method = check_split(split_vocals, separator.stems, model=separator.name)
+    progress, split_progress = _share_progress(progress, method)
     stems, key = _separate_cached(separator, y, sr, progress=progress, cache=cache, cache_dir=cache_dir,
                                   options=options)
-    return _split(stems, sr, method, key=key, cache_dir=cache_dir, model=separator.name)
+    return _split(stems, sr, method, key=key, cache_dir=cache_dir, model=separator.name, progress=split_progress)
 
 
-def _split(stems, sr, method, *, key, cache_dir, model):
+def _share_progress(progress, method):
+    """Progress for the separation and for the vocal split after it (a few seconds a song: the last 15 %).
+
+    Stems from the cache report 1.0 at once, and a caller may read that as "from the cache"
+    (``kit separate`` says so): then 1.0 is passed on as it is, and the split reports nothing more.
+    """
+    if method is None or progress is None:
+        return progress, None
+    state = {"started": False, "cached": False}
+
+    def separation(fraction: float) -> None:
+        if not state["started"] and fraction >= 1.0:
+            state["cached"] = True
+            report(progress, 1.0)
+        else:
+            report(progress, _SEPARATION_SHARE * fraction)
+        state["started"] = True
+
+    def split(fraction: float) -> None:
+        if not state["cached"]:
+            report(progress, _SEPARATION_SHARE + (1.0 - _SEPARATION_SHARE) * fraction)
+
+    return separation, split
+
+
+_SEPARATION_SHARE = 0.85
+
+
+def _split(stems, sr, method, *, key, cache_dir, model, progress: Progress = None):
     """``stems`` with the vocals split by ``method`` (None: as they are); cached beside entry ``key``."""
     if method is None:
         return stems
@@ -175,7 +204,8 @@ def _split(stems, sr, method, *, key, cache_dir, model):
 
     split_key = stem_cache.make_split_key(key, method) if key is not None else None
     parts = stem_cache.load_stems(split_key, cache_dir=cache_dir) if split_key is not None else None
-    out = split_stems(stems, sr, method=method, model=model, parts=parts)
+    out = split_stems(stems, sr, method=method, model=model, parts=parts, progress=progress)
+    report(progress, 1.0)
     if split_key is not None and parts is None:
         stem_cache.store_stems(split_key, {k: out[k] for k in STEMS}, cache_dir=cache_dir,
                                info={"model": model, "sr": int(sr), "split_vocals": method})
@@ -242,6 +272,7 @@ def separate_file(
     (['accompaniment', 'vocals'], 44100)
     """
     method = check_split(split_vocals, separator.stems, model=separator.name)
+    progress, split_progress = _share_progress(progress, method)
     alias = identity = None
     if cache:
         from .. import cache as stem_cache
@@ -257,14 +288,16 @@ def separate_file(
                 if hit is not None:
                     report(progress, 1.0)
                     stems, sr = hit
-                    return _split(stems, sr, method, key=alias, cache_dir=cache_dir, model=separator.name), sr
+                    return _split(stems, sr, method, key=alias, cache_dir=cache_dir, model=separator.name,
+                                  progress=split_progress), sr
     y, sr = load(path)
     stems, key = _separate_cached(separator, y, sr, progress=progress, cache=cache, cache_dir=cache_dir,
                                   options=options)
     if alias is not None and key is not None:
         stem_cache.store_alias(alias, key, sr, cache_dir=cache_dir)
     split_key = alias if alias is not None and key is not None else None  # as the alias hit above keys it
-    return _split(stems, sr, method, key=split_key, cache_dir=cache_dir, model=separator.name), sr
+    return _split(stems, sr, method, key=split_key, cache_dir=cache_dir, model=separator.name,
+                  progress=split_progress), sr
 
 
 def separate(

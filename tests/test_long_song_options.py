@@ -12,6 +12,7 @@ import pytest
 from cli_helpers import ok, run_kit
 
 import kit
+import kit.errors
 from kit.evaluate import compute_sdr
 from kit.loudness import measure_loudness, measure_true_peak
 from kit.pitch import shift_pitch_in_blocks
@@ -172,3 +173,12 @@ def test_batch_makes_a_long_songs_backing_in_another_key_at_a_loudness(long_song
     y, _ = kit.load(long_song)
     assert backing.shape == y.shape
     assert abs(measure_loudness(backing, sr) + 18) < 0.2
+
+
+def test_kit_separate_on_a_long_file_says_to_use_separate_blocks(tmp_path, monkeypatch):
+    song = tmp_path / "half_minute.wav"
+    kit.save(song, np.tile(kit.examples.load_song()[0], 3)[:, :SR * 30], SR)
+    monkeypatch.setenv("KIT_STREAM_MINUTES", "0.25")
+    with pytest.warns(kit.errors.KitWarning, match=r"kit.separate_blocks\(path\)"):
+        stems = kit.separate(song, model="center", cache=False)
+    assert stems["vocals"].shape == (2, SR * 30)  # it still works, in memory

@@ -366,5 +366,28 @@ def separate(
     if not is_path:
         return separate_with(separator, check_audio(audio), sr, progress=progress, cache=cache,
                              cache_dir=cache_dir, options=options, split_vocals=split_vocals)
+    _warn_if_long(audio, separator)
     return separate_file(separator, audio, progress=progress, cache=cache, cache_dir=cache_dir,
                          options=options, split_vocals=split_vocals)[0]
+
+
+def _warn_if_long(path, separator) -> None:
+    """A file long enough for the command line to work on it in blocks: say what holding it whole costs."""
+    import warnings
+
+    from ..audio import format_duration, probe_audio
+    from ..errors import KitWarning
+    from .blocks import stream_threshold_s
+
+    try:
+        info = probe_audio(path)
+    except Exception:  # kit.load says what is wrong with the file, properly
+        return
+    if not info.duration_s or info.duration_s <= stream_threshold_s():
+        return
+    # float32 song and stems, and about as much again while the separator works
+    gb = info.duration_s * (info.sr or 44100) * 2 * 4 * (2 * len(separator.stems) + 2) / 1e9
+    warnings.warn(KitWarning(
+        f"'{PurePath(path).name}' is {format_duration(info.duration_s)} long; kit.separate holds it and its "
+        f"stems in memory (about {gb:.0f} GB). kit.separate_blocks(path) separates it a block at a time in "
+        "flat memory."), stacklevel=3)

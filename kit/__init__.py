@@ -36,10 +36,12 @@ _EXPORTS = {
     "score_singing": "kit.singing",
     "batch": "kit.batch",
     "split_vocals": "kit.vocal_split",
+    "train_unet": "kit.train",
+    "train_demucs": "kit.train_demucs",
 }
 _SUBMODULES = {
     "audio", "errors", "ffmpeg", "examples", "devices", "spectral", "masks", "separators",
-    "cache", "mix", "pitch", "fetch", "musdb", "plot", "ui", "cli", "progress", "automix", "train",
+    "cache", "mix", "pitch", "fetch", "musdb", "plot", "ui", "cli", "progress", "automix", "train", "train_demucs",
     "pitch_tracking", "melody", "singing", "vocal_split",
 }
 

@@ -41,7 +41,7 @@ from .progress import Progress, report
 
 __all__ = [
     "train_unet", "compute_l1_loss", "make_training_song", "make_validation_songs", "make_batch", "choose_threads",
-    "TRAIN_SR", "FIRST_TRAINING_SEED",
+    "estimate_training_s", "count_validations", "TRAIN_SR", "FIRST_TRAINING_SEED",
 ]
 
 TRAIN_SR = 22050  # the network sees 0-11 kHz only, so training at half rate loses nothing it uses
@@ -215,6 +215,71 @@ def compute_l1_loss(mask, mix_mag, vocals_mag, accompaniment_mag):
     return abs(mask * mix_mag - vocals_mag).mean() + abs((1 - mask) * mix_mag - accompaniment_mag).mean()
 
 
+class StepTimer:
+    """Seconds spent on each kind of work in a training run, for :func:`estimate_training_s`."""
+
+    def __init__(self):
+        self.seconds: dict[str, list[float]] = {"step": [], "validation": [], "song": []}
+
+    def time(self, kind: str, work: Callable, *args, **kwargs):
+        """Run ``work(*args, **kwargs)`` and note how long it took under ``kind``."""
+        t = time.perf_counter()
+        try:
+            return work(*args, **kwargs)
+        finally:
+            self.seconds[kind].append(time.perf_counter() - t)
+
+    def summary(self) -> dict:
+        """The median seconds of one step, one validation and one new song (the first step warms up)."""
+        return {f"{kind}_s": float(np.median(v[1:] if len(v) > 1 else v)) if v else 0.0
+                for kind, v in self.seconds.items()}
+
+
+def count_validations(steps: int) -> int:
+    """How many validations a run of ``steps`` steps makes: before the first, every tenth of the run, at the end.
+
+    Examples
+    --------
+    >>> count_validations(300), count_validations(3)
+    (11, 4)
+    """
+    every = max(1, steps // 10)
+    return 2 + sum(1 for step in range(1, steps) if step % every == 0)
+
+
+def estimate_training_s(train: Callable | None = None, *, steps: int, trial_steps: int = 3, **options) -> float:
+    """How long ``train(steps=steps, **options)`` will take here: a few steps are timed and scaled up.
+
+    Parameters
+    ----------
+    train : callable
+        :func:`train_unet` (default) or :func:`kit.train_demucs.train_demucs`.
+    steps : int
+        The run to estimate.
+    trial_steps : int
+        Steps of the timed trial run (its weights are thrown away).
+    **options
+        The same settings the real run gets (network size, batch, threads...).
+
+    Returns
+    -------
+    seconds : float
+        Steps, validations and song making, each at its measured median cost.
+        A machine that gets busier during the run takes longer.
+
+    See also
+    --------
+    notebooks/05_spectrogram_unet.ipynb, notebooks/06_demucs.ipynb
+    """
+    if steps is None or int(steps) != steps or steps < 1:
+        raise OptionError(f"steps={steps} must be a whole number, 1 or more.")
+    train = train or train_unet
+    timing = train(steps=trial_steps, **options).history["timing"]
+    n_songs = 2 + math.ceil(steps / 5)
+    return float(steps * timing["step_s"] + count_validations(int(steps)) * timing["validation_s"]
+                 + n_songs * timing["song_s"])
+
+
 def _lr_at(fraction: float, lr: float) -> float:
     """Short warm-up, then a cosine from ``lr`` down to a tenth of it, by the share of time used."""
     if fraction < 0.03:
@@ -363,13 +428,14 @@ def train_unet(
                    "measure": "SDR (museval v4), median of 1 s windows"}
         val_songs = make_validation_songs(n_validation, duration_s=song_s)
         pool, pool_size, gen_s = [], 24, 0.0
+        timer = StepTimer()
         best, best_sdr = None, -math.inf
         step, last_val, running = 0, elapsed(), []
 
         def add_song():
             nonlocal gen_s
             t = time.perf_counter()
-            song = make_training_song(rng, duration_s=song_s)
+            song = timer.time("song", make_training_song, rng, duration_s=song_s)
             if len(pool) >= pool_size:
                 pool.pop(int(rng.integers(len(pool))))
             pool.append(song)
@@ -379,7 +445,7 @@ def train_unet(
         def validate():
             nonlocal best, best_sdr, last_val
             net.eval()
-            sdr = _validate(model, val_songs)
+            sdr = timer.time("validation", _validate, model, val_songs)
             net.train()
             history["val_step"].append(step)
             history["val_time_s"].append(round(elapsed(), 2))
@@ -400,8 +466,10 @@ def train_unet(
                 add_song()
             for group in opt.param_groups:
                 group["lr"] = _lr_at(used(), learning_rate)
+            t_step = time.perf_counter()
             mix, vocals = make_batch(pool, rng, batch_size=batch_size, n_samples=n_samples)
             loss = _step(net, opt, mix, vocals, n_fft=n_fft, hop=hop, window=window, features=compute_features)
+            timer.seconds["step"].append(time.perf_counter() - t_step)
             step += 1
             running.append(loss)
             if len(running) >= 5 or used() >= 1.0:
@@ -416,6 +484,7 @@ def train_unet(
         net.load_state_dict(best)
         net.eval()
         history["steps"] = step
+        history["timing"] = timer.summary()
         history["best_val_sdr_db"] = best_sdr
         history["train_s"] = round(elapsed(), 1)  # on the chosen clock
         history["wall_s"] = round(time.perf_counter() - wall_t0, 1)

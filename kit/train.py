@@ -219,7 +219,7 @@ class StepTimer:
     """Seconds spent on each kind of work in a training run, for :func:`estimate_training_s`."""
 
     def __init__(self):
-        self.seconds: dict[str, list[float]] = {"step": [], "validation": [], "song": []}
+        self.seconds: dict[str, list[float]] = {"setup": [], "step": [], "validation": [], "song": []}
 
     def time(self, kind: str, work: Callable, *args, **kwargs):
         """Run ``work(*args, **kwargs)`` and note how long it took under ``kind``."""
@@ -230,7 +230,7 @@ class StepTimer:
             self.seconds[kind].append(time.perf_counter() - t)
 
     def summary(self) -> dict:
-        """The median seconds of one step, one validation and one new song (the first step warms up)."""
+        """The median seconds of the setup, one step, one validation and one new song (the first step warms up)."""
         return {f"{kind}_s": float(np.median(v[1:] if len(v) > 1 else v)) if v else 0.0
                 for kind, v in self.seconds.items()}
 
@@ -264,7 +264,7 @@ def estimate_training_s(train: Callable | None = None, *, steps: int, trial_step
     Returns
     -------
     seconds : float
-        Steps, validations and song making, each at its measured median cost.
+        The setup, steps, validations and song making, each at its measured (median) cost.
         A machine that gets busier during the run takes longer.
 
     See also
@@ -276,7 +276,7 @@ def estimate_training_s(train: Callable | None = None, *, steps: int, trial_step
     train = train or train_unet
     timing = train(steps=trial_steps, **options).history["timing"]
     n_songs = 2 + math.ceil(steps / 5)
-    return float(steps * timing["step_s"] + count_validations(int(steps)) * timing["validation_s"]
+    return float(timing["setup_s"] + steps * timing["step_s"] + count_validations(int(steps)) * timing["validation_s"]
                  + n_songs * timing["song_s"])
 
 
@@ -429,6 +429,7 @@ def train_unet(
         val_songs = make_validation_songs(n_validation, duration_s=song_s)
         pool, pool_size, gen_s = [], 24, 0.0
         timer = StepTimer()
+        timer.seconds["setup"].append(time.perf_counter() - wall_t0)  # building the net, making validation songs
         best, best_sdr = None, -math.inf
         step, last_val, running = 0, elapsed(), []
 

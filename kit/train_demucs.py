@@ -256,6 +256,7 @@ def train_demucs(
             if callback is not None:
                 callback(history)
 
+        timer.seconds["setup"].append(time.perf_counter() - t0)  # building the net, making validation songs
         for _ in range(2):
             add_song()
         validate(0)

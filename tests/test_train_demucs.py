@@ -33,7 +33,7 @@ def test_the_loss_goes_down_and_the_history_is_complete(model):
     assert np.mean(h["loss"][-2:]) < h["loss"][0] - 0.03, h["loss"]
     assert h["val_step"] == [0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30]
     assert h["best_val_sdr_db"] == max(h["val_sdr_db"])
-    assert set(h["timing"]) == {"step_s", "validation_s", "song_s"} and all(v > 0 for v in h["timing"].values())
+    assert set(h["timing"]) == {"setup_s", "step_s", "validation_s", "song_s"} and all(v > 0 for v in h["timing"].values())
 
 
 def test_the_same_seed_gives_the_same_curve_and_weights(model):
@@ -69,7 +69,7 @@ def test_estimate_scales_the_measured_parts(monkeypatch):
     seen = {}
 
     class Fake:
-        history = {"timing": {"step_s": 0.5, "validation_s": 2.0, "song_s": 0.1}}
+        history = {"timing": {"setup_s": 3.0, "step_s": 0.5, "validation_s": 2.0, "song_s": 0.1}}
 
     def fake_train(**options):
         seen.update(options)
@@ -77,7 +77,7 @@ def test_estimate_scales_the_measured_parts(monkeypatch):
 
     seconds = kit.train.estimate_training_s(fake_train, steps=300, width=8)
     assert seen == {"steps": 3, "width": 8}
-    assert seconds == pytest.approx(300 * 0.5 + 11 * 2.0 + 62 * 0.1)
+    assert seconds == pytest.approx(3.0 + 300 * 0.5 + 11 * 2.0 + 62 * 0.1)
     with pytest.raises(OptionError, match="steps"):
         kit.train.estimate_training_s(fake_train, steps=0)
 

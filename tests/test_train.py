@@ -140,3 +140,14 @@ def test_augmented_batches_keep_vocals_inside_the_mix():
     assert voiced.any()
     assert np.all(np.sum(mix * vocals, axis=(1, 2))[voiced] > 0)
     assert len({round(float(np.max(np.abs(m))), 4) for m in mix}) > 1  # levels differ between examples
+
+
+def test_the_same_seed_gives_the_same_curve_and_the_timing_for_an_estimate(model):
+    # a fixed number of steps from a fixed seed: the class sees the same curve on every run
+    a, b = (train_unet(steps=10, **SMALL).history for _ in range(2))
+    assert a["loss"] == b["loss"] and a["val_sdr_db"] == b["val_sdr_db"]
+    assert train_unet(steps=10, seed=1, **SMALL).history["loss"] != a["loss"]
+    timing = model.history["timing"]
+    assert set(timing) == {"setup_s", "step_s", "validation_s", "song_s"} and min(timing.values()) > 0
+    seconds = kit.train.estimate_training_s(train_unet, steps=80, **SMALL)
+    assert seconds > 80 * timing["step_s"] / 10  # the parts add up to more than a tenth of the steps alone

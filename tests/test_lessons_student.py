@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 import pytest
-from notebook_runner import NOTEBOOKS, ClassRun, lessons_with_answers, output_text
+from notebook_runner import CLASS_PARAMETERS, NOTEBOOKS, ClassRun, lessons_with_answers, output_text
 
 from kit.errors import InputFileError
 from kit.lessons import BEGIN, END, make_student_version
@@ -47,6 +47,14 @@ def test_student_versions_run_to_the_end_say_not_done_and_record_it(tmp_path):
     assert report["students"] == ["student1"]
     assert {e["lesson"] for e in report["exercises"]} == {name[:2] for name in with_answers}
     assert all(e["reached"] == 1 and e["passed"] == 0 for e in report["exercises"])
+
+
+def test_every_lesson_has_a_marked_answer_and_a_recorded_check():
+    # a lesson whose answer is not marked would print PASS in the student version
+    for name in CLASS_PARAMETERS:
+        text = (NOTEBOOKS / f"{name}.ipynb").read_text(encoding="utf-8")
+        assert "check_exercise(" in text and BEGIN in text, f"{name}: mark its answer and check it with check_exercise"
+    assert lessons_with_answers() == list(CLASS_PARAMETERS)
 
 
 def test_broken_markers_are_one_clear_error():

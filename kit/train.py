@@ -17,6 +17,11 @@ The loss is the L1 distance between the masked mixture magnitude and the true
 vocal magnitude (plus the same for the accompaniment with ``1 - mask``), on the
 0-11 kHz bins the network sees; the phase is the mixture's, reused.
 
+In class, train for a fixed number of steps (``train_unet(steps=N)``): the same seed and
+settings then give the same curve on every run (up to the order a processor adds its sums
+in), and :func:`estimate_training_s` says how long it will take there, from a few timed
+steps, before the run starts.
+
 Validation uses songs whose seeds training never draws (seeds below
 :data:`FIRST_TRAINING_SEED` are kept for validation and tests), scored with
 :func:`kit.evaluate.compute_sdr`: median over 1 s windows, museval-style.

@@ -32,6 +32,7 @@ from .workdir import make_session_folder
 __all__ = ["KaraokeMaker", "karaoke_maker", "describe_failure"]
 
 _SOURCES = ("Bundled song", "Upload a file", "Link")
+_KEEP_BACKING = "Keep the backing vocals (split the vocals into lead and backing; only the lead goes)"
 # Separate the whole song" on a song longer than this plus 30 s goes part by part: the first
 # part (one unet segment) plays while the rest separates (kit/ui/separate_parts.py)
 FIRST_PART_S = 512 * 1024 / 44100
@@ -170,6 +171,12 @@ class KaraokeMaker(widgets.VBox):
         self.mixer_box = widgets.VBox([widgets.HTML("<span style='color:#555'>Separate the song (or a "
                                                     "preview) to mix its stems here.</span>")], layout=_FULL)
         self.mixer_box.add_class("kit-mixer")
+        # keep the harmonies: the vocal stem split into lead and backing (kit.split_vocals), and
+        # only the lead taken out; split once per song and model, then kept (and in the stem cache)
+        self.keep_backing = widgets.Checkbox(value=False, indent=False, description=_KEEP_BACKING,
+                                             layout=widgets.Layout(display="none", width="auto"))
+        self.keep_backing.add_class("kit-keep-backing")
+        self._splits = {}  # (model, start_s, end_s) -> the stems with the vocals split
         self.format = widgets.ToggleButtons(options=[("MP3", "mp3"), ("WAV", "wav")], value="mp3",
                                             style={"button_width": "70px"})
         # one click: the button makes the file from the mix as it is now and the browser saves it
@@ -194,7 +201,7 @@ class KaraokeMaker(widgets.VBox):
             _section("3. Separate", widgets.HBox([self.preview_button, self.whole_button],
                                                  layout=widgets.Layout(flex_flow="row wrap", width="100%")),
                      self.busy, self.status, self.error, self.feedback, css="kit-section-separate"),
-            _section("4. Mix", self.mixer_box, css="kit-section-mix"),
+            _section("4. Mix", self.keep_backing, self.mixer_box, css="kit-section-mix"),
             _section("5. Download the backing track",
                      widgets.HBox([self.format, self.download_button],
                                   layout=widgets.Layout(flex_flow="row wrap", align_items="center")),
@@ -215,6 +222,7 @@ class KaraokeMaker(widgets.VBox):
         self.preview_button.on_click(self._on_preview)
         self.whole_button.on_click(self._on_whole)
         self.format.observe(self._on_format, names="value")
+        self.keep_backing.observe(self._on_keep_backing, names="value")
 
         self._guard(self._load_song, song, doing="loading the song")
         self._on_model(None)
@@ -241,7 +249,7 @@ class KaraokeMaker(widgets.VBox):
 
     def _set_busy(self, busy: bool) -> None:
         for w in (self.preview_button, self.whole_button, self.source, self.upload, self.fetch_button,
-                  self.model):
+                  self.model, self.keep_backing):
             w.disabled = busy
         self.download_button.disabled = busy or self.mixer is None
         if not busy:
@@ -276,7 +284,8 @@ class KaraokeMaker(widgets.VBox):
             y = y[np.newaxis]
         self.y, self.sr, self.song_name = y, int(sr), name
         self.stems, self.stems_range, self._whole = None, None, None
-        self.mixer = None
+        self.mixer, self._splits = None, {}
+        self.keep_backing.layout.display = "none"
         self.sing.set_song(None, None, None)
         self.mixer_box.children = (widgets.HTML("<span style='color:#555'>Separate the song (or a preview) to "
                                                 "mix its stems here.</span>"),)
@@ -308,7 +317,8 @@ class KaraokeMaker(widgets.VBox):
         """No song chosen (a failed upload): nothing left on the page names the previous one."""
         self.y, self.sr, self.song_name = None, None, None
         self.stems, self.stems_range, self._whole = None, None, None
-        self.mixer = None
+        self.mixer, self._splits = None, {}
+        self.keep_backing.layout.display = "none"
         self.mixer_box.children = (widgets.HTML("<span style='color:#555'>Separate the song (or a preview) to "
                                                 "mix its stems here.</span>"),)
         self.download_note.value = ""
@@ -497,6 +507,8 @@ class KaraokeMaker(widgets.VBox):
                                      f"ready to play (press play in the mixer)...")
         elapsed = time.perf_counter() - t0
         stems = {k: np.concatenate(v, axis=1) for k, v in pieces.items()}
+        if self.keep_backing.value and "vocals" in stems:
+            self._parts_mixer = None  # made again with the vocals split, now that they are all in
         if key is not None:
             stem_cache.store_stems(key, stems, info={"model": name, "sr": int(self.sr)})
         if elapsed > 0.5:
@@ -581,21 +593,85 @@ class KaraokeMaker(widgets.VBox):
 
     # --- 4. mix, 5. download, 6. voice ----------------------------------------------------
 
-    def _show_mixer(self, stems: dict, mixture, *, whole: bool, duration_s: float | None = None) -> None:
+    def _show_mixer(self, stems: dict, mixture, *, whole: bool, duration_s: float | None = None,
+                    carry=None) -> None:
         from .mixer import stem_mixer
 
         start, end = self.stems_range
         title = "The whole song" if whole else f"Preview {_clock(start)} to {_clock(end)}"
+        self.keep_backing.layout.display = "" if "vocals" in stems else "none"
+        if self.keep_backing.value and "vocals" in stems and duration_s is None:  # not on a first part
+            stems = self._split_vocals(stems, mixture)
         # the mixture too: switching a stem off subtracts it, keeping what the model put in no stem
         # mixed in the page (kit.ui.web_mixer): switches and gains act at once on a whole song
         self.mixer = stem_mixer(stems, self.sr, mixture=mixture, title=title, player="browser",
                                 duration_s=duration_s)
         self.mixer.observe_mix(self._on_mix)
         self.mixer_box.children = (self.mixer,)
-        if "vocals" in self.mixer.stems:
-            self.mixer.set_stem("vocals", on=False)  # a karaoke maker starts without the singer
+        singer = "lead_vocals" if "lead_vocals" in self.mixer.stems else "vocals"
+        if singer in self.mixer.stems:
+            self.mixer.set_stem(singer, on=False)  # a karaoke maker starts without the singer
+        if carry is not None:
+            _carry_settings(carry, self.mixer)
         self._on_mix(self.mixer)
         self.download_button.disabled = False
+
+    def _split_vocals(self, stems: dict, mixture) -> dict:
+        """``stems`` with ``vocals`` split into ``lead_vocals`` and ``backing_vocals``: once per song and model.
+
+        The split is kept for the session and, with the stem cache on, stored beside the
+        song's stems (as ``kit.separate(..., split_vocals="auto")`` stores it).
+        """
+        from ..vocal_split import STEMS, split_stems
+
+        name = self.model.value
+        key = (name, *self.stems_range)
+        if key not in self._splits:
+            bar, progress = make_progress_bar("Splitting the vocals")
+            bar.layout.width = "100%"
+            bar.layout.max_width = "520px"
+            self.busy.children = (bar,)
+            cache_key = self._split_cache_key(mixture)
+            parts = None
+            if cache_key is not None:
+                from .. import cache as stem_cache
+
+                parts = stem_cache.load_stems(cache_key)
+            split = split_stems(stems, self.sr, method="auto", model=name, parts=parts, progress=progress)
+            if cache_key is not None and parts is None:
+                stem_cache.store_stems(cache_key, {k: split[k] for k in STEMS},
+                                       info={"model": name, "sr": int(self.sr), "split_vocals": "auto"})
+            self._splits[key] = split
+            self.busy.children = ()
+        return self._splits[key]
+
+    def _split_cache_key(self, mixture) -> str | None:
+        """Where the stem cache keeps the split of these stems (beside their own entry), or None."""
+        if not self.cache:
+            return None
+        from .. import cache as stem_cache
+        from ..separators.api import get_cached_separator
+
+        opts = {"model_dir": self.model_dir} if self.model_dir else {}
+        identity = stem_cache.separator_identity(get_cached_separator(self.model.value, device=self.device, **opts),
+                                                 opts)
+        if identity is None:
+            return None
+        return stem_cache.make_split_key(stem_cache.make_key(stem_cache.hash_audio(mixture, self.sr), identity),
+                                         "auto")
+
+    def _on_keep_backing(self, change) -> None:
+        """The switch: the mixer again, with the vocals split (only the lead off) or whole (all off)."""
+        if self.stems is None or "vocals" not in self.stems or self.mixer is None:
+            return
+        self._set_busy(True)
+        a, b = (int(round(t * self.sr)) for t in self.stems_range)
+        whole = self.stems_range == (0.0, self.duration_s)
+        try:
+            self._guard(lambda: self._show_mixer(self.stems, self.y[:, a:b], whole=whole, carry=self.mixer),
+                        doing="splitting the vocals")
+        finally:
+            self._set_busy(False)
 
     def _track_name(self) -> str:
         extra = "" if self.stems_range == (0.0, self.duration_s) else ", preview"
@@ -641,6 +717,15 @@ class KaraokeMaker(widgets.VBox):
                                   reference_name="the song's vocal (as kit separated it)",
                                   song_name=self.song_name, workdir=self.workdir, format=self.format.value)
         self.voice_box.children = (self.voice,)
+
+
+def _carry_settings(old, new) -> None:
+    """Move ``new``'s controls to where ``old``'s were, for the stems both have, and its key and limiter."""
+    for name in (n for n in old.stems if n in new.stems):
+        new.set_stem(name, **old.controls(name))
+    new.set_limiter(old.settings["limit"])
+    if old.settings["semitones"]:
+        new.set_key(old.settings["semitones"])
 
 
 def _about(seconds: float) -> str:

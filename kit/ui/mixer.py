@@ -54,8 +54,8 @@ class StemMixer(widgets.VBox):
         Short text for a file name, e.g. ``"no vocals, -1 st"``.
     ``observe_mix(callback)``
         ``callback(mixer)`` runs after every re-render.
-    ``set_stem(name, on=, solo=, gain_db=)``, ``set_key(semitones)``
-        Move the controls as a listener would.
+    ``set_stem(name, on=, solo=, gain_db=)``, ``set_key(semitones)``, ``set_limiter(on)``
+        Move the controls as a listener would; ``controls(name)`` reads a stem's.
     ``sr``
         Sample rate in Hz.
     ``web``
@@ -229,6 +229,18 @@ class StemMixer(widgets.VBox):
             self._solo[name].value = bool(solo)
         if gain_db is not None:
             self._gain[name].value = float(gain_db)
+
+    def controls(self, name: str) -> dict:
+        """Where stem ``name``'s controls are: ``dict(on=, solo=, gain_db=)`` (as :meth:`set_stem` takes them)."""
+        if self.web is not None:
+            return {"on": bool(self.web.on[name]), "solo": bool(self.web.solo[name]),
+                    "gain_db": float(self.web.gains_db[name])}
+        return {"on": self._on[name].value, "solo": self._solo[name].value, "gain_db": self._gain[name].value}
+
+    def set_limiter(self, on: bool) -> None:
+        """Switch the limiter on or off as a listener would (when it is offered)."""
+        if self._has_limiter:
+            self._limit.value = bool(on)
 
     def set_key(self, semitones: float) -> None:
         """Move the key slider as a listener would (the mix re-renders in the new key).

@@ -146,6 +146,21 @@ def test_the_download_is_what_the_page_plays_gains_and_limiter(song):
     assert web.envelope == b""
 
 
+def test_the_page_is_told_which_settings_the_limiter_curve_was_measured_for(song):
+    """The page says the curve is stale while its settings differ from ``measured`` (web_mixer.js)."""
+    mix, stems = song
+    mixer = ui.stem_mixer(stems, SR, mixture=mix, player="browser", show_plots=False, key_shift=False)
+    web = mixer.web
+    assert web.measured == {"on": web.on, "solo": web.solo, "gains_db": web.gains_db, "limit": True}
+    web.gains_db = {"vocals": -2.0, "accompaniment": 9.0}  # the page's change reaches the kernel...
+    assert web.measured["gains_db"] == {"vocals": -2.0, "accompaniment": 9.0}  # ...which measures it
+    assert web.envelope  # the curve that came with it
+    mixer.set_stem("vocals", on=False)
+    assert web.measured["on"] == {"vocals": False, "accompaniment": True}
+    mixer.set_limiter(False)
+    assert web.measured["limit"] is False and web.envelope == b""
+
+
 def test_limiter_gain_follows_the_limiter():
     y = np.full((1, SR), 0.5, np.float32)  # under the -1 dB ceiling...
     y[:, SR // 2:] = 4.0  # ...then far over it

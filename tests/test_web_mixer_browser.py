@@ -81,6 +81,18 @@ def test_a_four_minute_song_is_mixed_in_the_page(phone, shots, tmp_path):  # noq
     page.click("button.kit-whole")
     page.wait_for_function("() => { const m = document.querySelector('.kit-web-mixer');"
                            " return m && m.kitMixer && m.kitMixer.readyEnd() > 10; }", timeout=WORK_TIMEOUT_MS)
+    # playing where the song is not separated yet: the page waits, says so, and plays once it is there
+    at = page.evaluate("() => { const m = document.querySelector('.kit-web-mixer').kitMixer;"
+                       " const ready = m.readyEnd(); m.seekTo(235); m.toggle(); return ready; }")
+    assert at < 235, "the whole song was in the page before the first part could be played"
+    page.wait_for_function("() => document.querySelector('.kit-web-mixer').kitMixer.isWaiting()",
+                           timeout=WORK_TIMEOUT_MS)
+    assert "Waiting for the next part" in page.inner_text(".kit-wm-ready")
+    assert not _mixer(page, "isPlaying()")
+    page.wait_for_function("() => document.querySelector('.kit-web-mixer').kitMixer.position() > 235.2",
+                           timeout=WORK_TIMEOUT_MS)
+    assert _mixer(page, "isPlaying()") and not _mixer(page, "isWaiting()")
+    page.evaluate("() => { const m = document.querySelector('.kit-web-mixer').kitMixer; m.toggle(); m.seekTo(0); }")
     page.wait_for_function("() => document.querySelector('.kit-status').innerText.includes('Separated the whole')",
                            timeout=WORK_TIMEOUT_MS)
     page.wait_for_function("() => document.querySelector('.kit-web-mixer').kitMixer.readyEnd() > 239.9",
@@ -105,11 +117,17 @@ def test_a_four_minute_song_is_mixed_in_the_page(phone, shots, tmp_path):  # noq
     assert result["ms"] < 100, result
     assert len(page.frames_sent) == sent_before, "the gain change went to the kernel at once"
     changed_at = time.monotonic()
+    # the limiter's curve is for the mix before the change until the kernel measures it again: said
+    assert _mixer(page, "limiterStale()")
+    assert "Limiter: measuring the new mix" in page.inner_text(".kit-wm-limiter")
     assert _mixer(page, "position()") > before  # the playhead kept going: no reload, no restart
     assert _mixer(page, "isPlaying()")
     # a moment later one small message tells the kernel (for the download); no audio comes back
     page.wait_for_function("() => document.querySelector('.kit-section-mix').innerText.includes('accompaniment -6 dB')",
                            timeout=WORK_TIMEOUT_MS)
+    page.wait_for_function("() => !document.querySelector('.kit-web-mixer').kitMixer.limiterStale()",
+                           timeout=WORK_TIMEOUT_MS)
+    assert page.inner_text(".kit-wm-limiter").strip() == ""
     page.wait_for_timeout(1000)
     later = [n for t, n in page.frames_sent if t > changed_at]
     assert 1 <= len(later) <= 3 and max(later) < 2000, later
@@ -148,3 +166,76 @@ def test_a_four_minute_song_is_mixed_in_the_page(phone, shots, tmp_path):  # noq
     with page.expect_download(timeout=WORK_TIMEOUT_MS) as info:
         page.click(".kit-section-download .kit-download button")
     assert info.value.suggested_filename == "Four minutes (full mix, accompaniment -5.5 dB).mp3"
+
+
+_ROWS = """() => [...document.querySelectorAll('.kit-web-mixer .kit-wm-row')].map(r => [
+    r.querySelector('.kit-wm-name').innerText, r.querySelector('.kit-wm-on').innerText.trim(),
+    r.querySelector('.kit-wm-on').getAttribute('aria-pressed'),
+    r.querySelector('.kit-wm-on').classList.contains('mod-active') ? 'looks pressed' : 'looks raised'])"""
+
+
+def _rows(page) -> list:
+    return [tuple(r) for r in page.evaluate(_ROWS)]
+
+
+def test_switches_say_what_is_heard_and_keep_backing_vocals_splits_the_rows(browser, app_url, shots, tmp_path):  # noqa: F811
+    """A stem's switch reads "off" when it is off (it read "on" either way in a screenshot); the
+    "keep the backing vocals" switch brings lead and backing rows with only the lead off."""
+    import kit
+
+    mix, _ = kit.examples.make_harmony_song(8.0, 44100, harmony="wide")
+    song = tmp_path / "Harmonies.wav"
+    kit.save(song, mix, 44100)
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    page = context.new_page()
+    try:
+        page.goto(app_url, wait_until="commit")
+        page.wait_for_selector(".kit-song-name", timeout=LOAD_TIMEOUT_MS)
+        page.click(".kit-source button:has-text('Upload a file')")
+        _upload(page, song)
+        page.wait_for_function("() => document.querySelector('.kit-song-name').innerText.includes('Harmonies')",
+                               timeout=WORK_TIMEOUT_MS)
+        _choose_model(page, "unet")
+        page.click("button.kit-whole")
+        page.wait_for_function("() => document.querySelector('.kit-status').innerText.includes('Separated the whole')",
+                               timeout=WORK_TIMEOUT_MS)
+        page.wait_for_function("() => document.querySelectorAll('.kit-web-mixer .kit-wm-row').length == 2",
+                               timeout=WORK_TIMEOUT_MS)
+        assert _rows(page) == [("vocals", "off", "false", "looks raised"),
+                               ("accompaniment", "on", "true", "looks pressed")]
+        vocals = ".kit-wm-row:has-text('vocals') .kit-wm-on"
+        page.click(vocals)
+        page.wait_for_timeout(100)
+        assert _rows(page)[0] == ("vocals", "on", "true", "looks pressed")
+        assert abs(_mixer(page, "targets.vocals") - 1.0) < 1e-6
+        page.click(vocals)
+        page.wait_for_timeout(100)
+        assert _rows(page)[0] == ("vocals", "off", "false", "looks raised")
+        assert _mixer(page, "targets.vocals") == 0
+        page.wait_for_function("() => document.querySelector('.kit-section-mix').innerText"
+                               ".includes('Playing: no vocals')", timeout=WORK_TIMEOUT_MS)
+
+        page.locator(".kit-keep-backing input").check()
+        page.wait_for_function("() => document.querySelectorAll('.kit-web-mixer .kit-wm-row').length == 3",
+                               timeout=WORK_TIMEOUT_MS)
+        assert _rows(page) == [("lead_vocals", "off", "false", "looks raised"),
+                               ("backing_vocals", "on", "true", "looks pressed"),
+                               ("accompaniment", "on", "true", "looks pressed")]
+        page.wait_for_function("() => document.querySelector('.kit-web-mixer').kitMixer.readyEnd() > 7.9",
+                               timeout=WORK_TIMEOUT_MS)
+        gains = _mixer(page, "targets")
+        assert gains["lead_vocals"] == 0 and gains["backing_vocals"] == 1 and gains["accompaniment"] == 1
+        page.wait_for_function("() => document.querySelector('.kit-section-mix').innerText"
+                               ".includes('Playing: no lead_vocals')", timeout=WORK_TIMEOUT_MS)
+        page.locator(".kit-section-mix").scroll_into_view_if_needed()
+        page.screenshot(path=str(shots / "c_1280_keep_backing.png"))
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.locator(".kit-section-mix").scroll_into_view_if_needed()
+        right = page.evaluate("() => document.querySelector('.kit-web-mixer').getBoundingClientRect().right")
+        assert right <= 390, right
+        page.screenshot(path=str(shots / "c_390_keep_backing.png"))
+        with page.expect_download(timeout=WORK_TIMEOUT_MS) as info:
+            page.click(".kit-section-download .kit-download button")
+        assert info.value.suggested_filename == "Harmonies (no lead_vocals).mp3"
+    finally:
+        context.close()

@@ -406,9 +406,9 @@ class StemMixer(widgets.VBox):
             self._send_part(0, next(iter(self._stems.values())).shape[1], new_generation=True)
         unlimited = self._mix_in_key(s)
         if y.shape == unlimited.shape and not np.array_equal(y, unlimited):  # the limiter acted
-            self.web.set_limiter_gain(*measure_limiter_gain(unlimited, y, self.sr))
+            self.web.set_limiter_gain(*measure_limiter_gain(unlimited, y, self.sr), limit=s["limit"])
         else:
-            self.web.set_limiter_gain(None)
+            self.web.set_limiter_gain(None, limit=s["limit"])
 
     def _update(self) -> None:
         y = self.render()

@@ -54,6 +54,9 @@ function render({ model, el }) {
   const ready = document.createElement("div");
   ready.className = "kit-wm-ready";
   ready.setAttribute("role", "status");
+  const limiterNote = document.createElement("div");  // the limiter's curve is for an older mix
+  limiterNote.className = "kit-wm-limiter";
+  limiterNote.setAttribute("role", "status");
   const rowsBox = document.createElement("div");
   rowsBox.className = "kit-wm-rows";
   const controls = {};
@@ -78,7 +81,7 @@ function render({ model, el }) {
     solo.addEventListener("click", () => change("solo", name, !model.get("solo")[name]));
     gain.addEventListener("input", () => change("gains_db", name, parseFloat(gain.value)));
   }
-  el.append(transport, ready, rowsBox);
+  el.append(transport, ready, rowsBox, limiterNote);
 
   // --- settings: applied here at once, told to the kernel a moment later ------------------
   let syncTimer = null;
@@ -106,14 +109,33 @@ function render({ model, el }) {
     }
     for (const n of names) {
       const c = controls[n], heard = kept.includes(n);
+      // the switch says its own state and looks pressed when on (the row greys out when not heard)
       c.on.textContent = on[n] ? "on" : "off";
       c.on.setAttribute("aria-pressed", String(!!on[n]));
+      c.on.classList.toggle("mod-active", !!on[n]);
+      c.on.title = n + (on[n] ? " is on: click to switch it off" : " is off: click to switch it on");
       c.solo.setAttribute("aria-pressed", String(!!solo[n]));
       c.solo.classList.toggle("mod-warning", !!solo[n]);
       c.gain.value = String(gains[n] || 0);
       c.readout.textContent = ((gains[n] || 0) >= 0 ? "+" : "") + (gains[n] || 0).toFixed(1) + " dB";
       c.gain.closest(".kit-wm-row").classList.toggle("kit-wm-muted", !heard);
     }
+    showLimiter();
+  }
+  // The kernel measures the limiter's gain for the mix it was told about; until it has measured
+  // the page's latest settings the curve belongs to the previous mix: say so, never silently.
+  function limiterStale() {
+    const m = model.get("measured") || {};
+    if (!m.limit) return false;
+    const on = model.get("on"), solo = model.get("solo"), gains = model.get("gains_db");
+    return names.some((n) => !!(m.on || {})[n] !== !!on[n] || !!(m.solo || {})[n] !== !!solo[n]
+      || Math.abs(((m.gains_db || {})[n] || 0) - (gains[n] || 0)) > 1e-6);
+  }
+  function showLimiter() {
+    const stale = limiterStale();
+    limiterNote.textContent = stale ? "Limiter: measuring the new mix (a moment); until then it uses the "
+      + "previous mix's curve, so peaks may pass -1 dBFS or the sound dip." : "";
+    limiterNote.classList.toggle("kit-wm-stale", stale);
   }
 
   // --- audio: chunks of stems (one widget each), decoded once -------------------------------
@@ -283,6 +305,7 @@ function render({ model, el }) {
   model.on("change:envelope", onEnvelope);
   const onNote = () => show();
   model.on("change:note change:duration_s", onNote);
+  model.on("change:measured", showLimiter);
   applyGains();
   onChunks();
   show();
@@ -292,6 +315,8 @@ function render({ model, el }) {
     ctx, nodes, targets, master, toggle, seekTo, position, readyEnd, model,
     gains: () => Object.fromEntries(Object.entries(nodes).map(([n, g]) => [n, g.gain.value])),
     isPlaying: () => playing,
+    isWaiting: () => waiting,
+    limiterStale,
     chunkCount: () => decodedChunks().length,
     decodedSeconds: () => decodedChunks().reduce((sum, c) => sum + Object.values(c.buffers)[0].duration, 0),
   };
@@ -306,6 +331,7 @@ function render({ model, el }) {
     model.off("change:chunks", onChunks);
     model.off("change:envelope", onEnvelope);
     model.off("change:note change:duration_s", onNote);
+    model.off("change:measured", showLimiter);
     stopSources();
     window.kitMixers = (window.kitMixers || []).filter((h) => h !== handle);
     ctx.close();

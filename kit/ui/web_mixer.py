@@ -222,6 +222,9 @@ class WebMixer(anywidget.AnyWidget):
     envelope = traitlets.Bytes(b"").tag(sync=True)  # float32 limiter gain, empty = no limiter
     envelope_rate_hz = traitlets.Float(ENVELOPE_RATE_HZ).tag(sync=True)
     note = traitlets.Unicode("").tag(sync=True)  # a line under the transport (how far separation got)
+    # the settings the limiter's curve (and the kernel's "Playing:" line) were made for, and whether
+    # the limiter is on: the page says the curve is stale while its own settings differ
+    measured = traitlets.Dict().tag(sync=True)
     ready_s = traitlets.Float(0.0)
 
     def __init__(self, stems, sr: int, *, duration_s: float, **kwargs):
@@ -254,11 +257,19 @@ class WebMixer(anywidget.AnyWidget):
         self.ready_s = round(max(c.start_s + c.seconds for c in self.chunks), 6)
         return part
 
-    def set_limiter_gain(self, gain: np.ndarray | None, rate_hz: float = ENVELOPE_RATE_HZ) -> None:
-        """Have the page apply the limiter's gain curve (from :func:`measure_limiter_gain`); None: no limiter."""
+    def set_limiter_gain(self, gain: np.ndarray | None, rate_hz: float = ENVELOPE_RATE_HZ, *,
+                         limit: bool = False) -> None:
+        """Have the page apply the limiter's gain curve (from :func:`measure_limiter_gain`); None: no limiter.
+
+        The curve is for the settings the kernel has now (``on``, ``solo``, ``gains_db``);
+        ``limit`` says whether the limiter is switched on. The page keeps applying the
+        curve after a change of its own until the kernel sends the new one, and says so.
+        """
         with self.hold_sync():
             self.envelope_rate_hz = float(rate_hz)
             self.envelope = b"" if gain is None else np.asarray(gain, dtype="<f4").tobytes()
+            self.measured = {"on": dict(self.on), "solo": dict(self.solo), "gains_db": dict(self.gains_db),
+                             "limit": bool(limit)}
 
     def close(self):
         for part in self.chunks:

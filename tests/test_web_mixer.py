@@ -215,3 +215,16 @@ def test_limiter_gain_for_any_length(n):
     y = np.ones((2, n), np.float32)
     gain, rate = measure_limiter_gain(y, 0.5 * y, 44100)
     assert gain.shape == (n // round(44100 / rate) + 1,) and np.allclose(gain, 0.5)
+
+
+@pytest.mark.parametrize("player", ["kernel", "browser"])
+def test_stems_dropped_at_first_are_off_and_say_so(song, player):
+    mix, stems = song
+    mixer = ui.stem_mixer(stems, SR, mixture=mix, player=player, show_plots=False, limit=False, drop=["vocals"])
+    assert mixer.describe() == "no vocals" and mixer.controls("vocals")["on"] is False
+    expected = mix - stems["vocals"]
+    assert np.allclose(mixer.render(), expected, atol=1e-5)
+    if player == "kernel":  # the switch's words: "off" (the page's own buttons: test_web_mixer_browser)
+        assert mixer._on["vocals"].description == "off" and mixer._on["accompaniment"].description == "on"
+    with pytest.raises(OptionError, match="names no stem"):
+        ui.stem_mixer(stems, SR, drop=["vocal"])

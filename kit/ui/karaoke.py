@@ -33,8 +33,8 @@ __all__ = ["KaraokeMaker", "karaoke_maker", "describe_failure"]
 
 _SOURCES = ("Bundled song", "Upload a file", "Link")
 _KEEP_BACKING = "Keep the backing vocals (split the vocals into lead and backing; only the lead goes)"
-# Separate the whole song" on a song longer than this plus 30 s goes part by part: the first
-# part (one unet segment) plays while the rest separates (kit/ui/separate_parts.py)
+# "Separate the whole song" on a song longer than this plus 30 s goes part by part: the first
+# part (one of the model's segments) plays while the rest separates (kit/ui/separate_parts.py)
 FIRST_PART_S = 512 * 1024 / 44100
 _FULL = widgets.Layout(width="100%")
 # Rows of controls wrap on a phone instead of squeezing sliders to nothing (looked at in
@@ -466,7 +466,7 @@ class KaraokeMaker(widgets.VBox):
         from .. import cache as stem_cache
         from ..errors import KitWarning
         from ..separators.api import get_cached_separator, separate_with
-        from .separate_parts import iter_separated_parts
+        from .separate_parts import iter_separated_parts, plan_song_parts
 
         name = self.model.value
         opts = {"model_dir": self.model_dir} if self.model_dir else {}
@@ -488,8 +488,10 @@ class KaraokeMaker(widgets.VBox):
         pieces = {}
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", KitWarning)
+            # the first part is one of the model's segments: the soonest it can be heard
             parts = iter_separated_parts(self.y, lambda y: separate_with(separator, y, self.sr, cache=False),
-                                         first_samples=int(FIRST_PART_S * self.sr), progress=progress)
+                                         parts=plan_song_parts(separator, self.y.shape[1], self.sr),
+                                         progress=progress)
             for a, b, part in parts:
                 for k, v in part.items():
                     pieces.setdefault(k, []).append(v)
@@ -604,13 +606,12 @@ class KaraokeMaker(widgets.VBox):
             stems = self._split_vocals(stems, mixture)
         # the mixture too: switching a stem off subtracts it, keeping what the model put in no stem
         # mixed in the page (kit.ui.web_mixer): switches and gains act at once on a whole song
+        singer = [n for n in ("lead_vocals" if "lead_vocals" in stems else "vocals",) if n in stems]
+        # a karaoke maker starts without the singer
         self.mixer = stem_mixer(stems, self.sr, mixture=mixture, title=title, player="browser",
-                                duration_s=duration_s)
+                                duration_s=duration_s, drop=singer)
         self.mixer.observe_mix(self._on_mix)
         self.mixer_box.children = (self.mixer,)
-        singer = "lead_vocals" if "lead_vocals" in self.mixer.stems else "vocals"
-        if singer in self.mixer.stems:
-            self.mixer.set_stem(singer, on=False)  # a karaoke maker starts without the singer
         if carry is not None:
             _carry_settings(carry, self.mixer)
         self._on_mix(self.mixer)

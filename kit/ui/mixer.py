@@ -67,7 +67,7 @@ class StemMixer(widgets.VBox):
 
     def __init__(self, stems: dict, sr: int, *, mixture=None, title=None, show_plots=True,
                  key_shift=True, limiter=True, limit=True, player: str = "kernel",
-                 duration_s: float | None = None):
+                 duration_s: float | None = None, drop=()):
         from ..audio import check_audio
         from ..errors import OptionError
 
@@ -76,6 +76,9 @@ class StemMixer(widgets.VBox):
         if not stems:
             raise OptionError("stem_mixer needs stems, e.g. stem_mixer(kit.separate(y, sr), sr).")
         self._stems = {str(k): check_audio(v, what=f"Stem '{k}'") for k, v in stems.items()}
+        unknown = [str(n) for n in drop if str(n) not in self._stems]
+        if unknown:
+            raise OptionError(f"drop={unknown} names no stem of this mixer; it has: {', '.join(self._stems)}.")
         shapes = {a.shape for a in self._stems.values()}
         if len(shapes) != 1:
             raise OptionError(f"Stems differ in shape ({sorted(shapes)}); they must come from one separation.")
@@ -101,11 +104,12 @@ class StemMixer(widgets.VBox):
             n = next(iter(shapes))[1]
             self.web = WebMixer(list(self._stems), self.sr,
                                 duration_s=n / self.sr if duration_s is None else float(duration_s))
+            self.web.on = {name: name not in drop for name in self._stems}
             self.web.observe(self._on_control, names=["gains_db", "on", "solo"])
             rows.append(self.web)
             self._send_part(0, n, new_generation=False)
         for name in self._stems if player == "kernel" else ():
-            on = widgets.ToggleButton(value=True, description="on", tooltip=f"play {name}",
+            on = widgets.ToggleButton(value=name not in drop, description="on", tooltip=f"play {name}",
                                       icon="volume-up", layout=widgets.Layout(width="70px"))
             solo = widgets.ToggleButton(value=False, description="solo", tooltip="hear only soloed stems",
                                         layout=widgets.Layout(width="70px"))
@@ -153,6 +157,7 @@ class StemMixer(widgets.VBox):
         super().__init__(children)
         if show_plots and (self.web is None or self.ready_s >= self.web.duration_s - 1e-3):
             self._draw()  # a song still coming part by part is drawn once it is all in (extend)
+        self._show_switches()
         self._update()
 
     # --- state ---------------------------------------------------------------
@@ -450,7 +455,7 @@ def _limiter_words(on: bool) -> str:
 
 def stem_mixer(stems: dict, sr: int, *, mixture=None, title=None, show_plots: bool = True,
                key_shift: bool = True, limiter: bool = True, limit: bool = True, player: str = "kernel",
-               duration_s: float | None = None):
+               duration_s: float | None = None, drop=()):
     """A mixer for separated stems: on/off, solo and gain per stem, key shift, limiter, one player.
 
     Parameters
@@ -481,6 +486,9 @@ def stem_mixer(stems: dict, sr: int, *, mixture=None, title=None, show_plots: bo
     duration_s : float, optional
         The song's length when ``stems`` is only its first part (``player="browser"``;
         :meth:`StemMixer.extend` adds the rest).
+    drop : list of str
+        Stems switched off at first (a karaoke maker starts without the singer); the
+        first mix is made that way, not made and then made again.
 
     Solo wins over on/off: while any stem is soloed, exactly the soloed stems play.
 
@@ -505,4 +513,4 @@ def stem_mixer(stems: dict, sr: int, *, mixture=None, title=None, show_plots: bo
     kit.make_backing_track, notebooks/09_karaoke_maker.ipynb
     """
     return StemMixer(stems, sr, mixture=mixture, title=title, show_plots=show_plots, key_shift=key_shift,
-                     limiter=limiter, limit=limit, player=player, duration_s=duration_s)
+                     limiter=limiter, limit=limit, player=player, duration_s=duration_s, drop=drop)

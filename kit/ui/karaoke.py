@@ -32,7 +32,7 @@ from .workdir import make_session_folder
 __all__ = ["KaraokeMaker", "karaoke_maker", "describe_failure"]
 
 _SOURCES = ("Bundled song", "Upload a file", "Link")
-_KEEP_BACKING = "Keep the backing vocals (split the vocals into lead and backing; only the lead goes)"
+_KEEP_BACKING = "Keep the backing vocals (split the vocals: only the lead singer is taken out)"
 # "Separate the whole song" on a song longer than this plus 30 s goes part by part: the first
 # part (one of the model's segments) plays while the rest separates (kit/ui/separate_parts.py)
 FIRST_PART_S = 512 * 1024 / 44100
@@ -42,8 +42,8 @@ _FULL = widgets.Layout(width="100%")
 _STYLE = """<style>
 .kit-karaoke .widget-hbox { flex-wrap: wrap; row-gap: 2px; }
 .kit-karaoke .widget-hbox > * { flex-shrink: 0; }
-.kit-karaoke .widget-checkbox { max-width: 100%; }
-.kit-karaoke .widget-checkbox label { white-space: normal; }
+.kit-karaoke .widget-checkbox { max-width: 100%; height: auto; min-height: var(--jp-widgets-inline-height, 28px); }
+.kit-karaoke .widget-checkbox label { white-space: normal; line-height: 1.35; padding: 4px 0; }
 </style>"""
 
 
@@ -504,7 +504,9 @@ class KaraokeMaker(widgets.VBox):
                 else:
                     self.mixer.extend(part, mixture=self.y[:, a:b])
                 finished = b >= self.y.shape[1]
-                self.mixer.web.note = "" if finished else f"Separated {done} of {total}; the rest follows."
+                later = (" The vocals are split into lead and backing once it is all in."
+                         if self.keep_backing.value and "vocals" in part else "")
+                self.mixer.web.note = "" if finished else f"Separated {done} of {total}; the rest follows.{later}"
                 self.status.value = (f"Separating the whole song with {html.escape(name)}: {done} of {total} "
                                      f"ready to play (press play in the mixer)...")
         elapsed = time.perf_counter() - t0

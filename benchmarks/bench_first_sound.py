@@ -1,7 +1,8 @@
 """How long the karaoke maker makes a singer wait for sound after "Separate the whole song".
 
 The app separates a long song part by part (``kit/ui/separate_parts.py``) and shows
-the mixer, playable in the page, as soon as the first part (12 s) is separated and
+the mixer, playable in the page, as soon as the first part (one of the model's
+segments: 11.7 s for ``unet``, one network call for Demucs) is separated and
 encoded (``kit/ui/web_mixer.py``). This script times that, in the app's own click
 handler (``KaraokeMaker._on_whole``), from the click to the moment the mixer with
 the first part's audio is built (its MP3 parts are then on their way to the page;

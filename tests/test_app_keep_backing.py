@@ -83,6 +83,21 @@ def test_keep_backing_vocals_keeps_the_harmonies_in_the_download(wide_song, tmp_
     np.testing.assert_allclose(_download(other)[1], _download(app)[1], atol=1e-4)
 
 
+def test_a_failed_split_is_said_in_a_sentence_and_the_switch_goes_back(tmp_path, monkeypatch):
+    y, sr = kit.examples.load_song(duration_s=4.0)
+    app = karaoke_maker(song=(y, sr), model="center", device="cpu", cache=False, workdir=tmp_path)
+    app.whole_button.click()
+
+    def fail(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr("kit.vocal_split.split_vocals", fail)
+    app.keep_backing.value = True
+    assert "Out of memory while splitting the vocals" in app.error.value
+    assert not app.keep_backing.value and app.mixer.stems == ["vocals", "accompaniment"]
+    assert not app.keep_backing.disabled and not app.download_button.disabled
+
+
 def test_a_model_without_vocals_offers_no_switch(tmp_path):
     y, sr = kit.examples.load_song(duration_s=4.0)
     app = karaoke_maker(song=(y, sr), model="hpss", device="cpu", workdir=tmp_path)

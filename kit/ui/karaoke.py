@@ -665,7 +665,8 @@ class KaraokeMaker(widgets.VBox):
 
     def _on_keep_backing(self, change) -> None:
         """The switch: the mixer again, with the vocals split (only the lead off) or whole (all off)."""
-        if self.stems is None or "vocals" not in self.stems or self.mixer is None:
+        if self.stems is None or "vocals" not in self.stems or self.mixer is None or change["new"] == (
+                "lead_vocals" in self.mixer.stems):  # nothing to change (or the switch put back below)
             return
         self._set_busy(True)
         a, b = (int(round(t * self.sr)) for t in self.stems_range)
@@ -675,6 +676,7 @@ class KaraokeMaker(widgets.VBox):
                         doing="splitting the vocals")
         finally:
             self._set_busy(False)
+            self.keep_backing.value = "lead_vocals" in self.mixer.stems  # as the mixer is, also after a failure
 
     def _track_name(self) -> str:
         extra = "" if self.stems_range == (0.0, self.duration_s) else ", preview"

@@ -21,6 +21,12 @@ looped to each length.
 Run: .venv/bin/python benchmarks/bench_first_sound.py [--minutes 1 4 12] [--models unet htdemucs]
      [--whole-up-to 4]
 Target: unet first sound <= 3 s for every length (on a 2-core laptop CPU).
+
+Measured on the shared 2-core test machine at a load average of 11-15 (wall times there are 2-4x
+the CPU seconds; the CPU seconds are the figure to compare), before -> after the first part became
+one model segment: unet 1 minute 10.2 s (CPU 3.3) -> 5.2 s (CPU 2.6), 4 minutes 8.6 s (CPU 3.0) ->
+4.4 s (CPU 2.5); the whole 1-minute song in one go took 12.8-19.4 s (CPU 5.9-6.7). Random-weight
+htdemucs (real size), 1 minute: 89 s (CPU 36.0, 11.9 s playable) -> 57 s (CPU 14.2, 4.3 s playable).
 """
 
 from __future__ import annotations

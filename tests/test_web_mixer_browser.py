@@ -117,15 +117,16 @@ def test_a_four_minute_song_is_mixed_in_the_page(phone, shots, tmp_path):  # noq
     assert result["ms"] < 100, result
     assert len(page.frames_sent) == sent_before, "the gain change went to the kernel at once"
     changed_at = time.monotonic()
-    # the limiter's curve is for the mix before the change until the kernel measures it again: said
-    assert _mixer(page, "limiterStale()")
-    assert "Limiter: measuring the new mix" in page.inner_text(".kit-wm-limiter")
+    # the limiter's curve (and the "Playing" line) are for the mix before the change until the kernel
+    # measures it again: the page says so
+    assert _mixer(page, "mixStale()")
+    assert "Measuring the new mix (a moment): until then the limiter" in page.inner_text(".kit-wm-limiter")
     assert _mixer(page, "position()") > before  # the playhead kept going: no reload, no restart
     assert _mixer(page, "isPlaying()")
     # a moment later one small message tells the kernel (for the download); no audio comes back
     page.wait_for_function("() => document.querySelector('.kit-section-mix').innerText.includes('accompaniment -6 dB')",
                            timeout=WORK_TIMEOUT_MS)
-    page.wait_for_function("() => !document.querySelector('.kit-web-mixer').kitMixer.limiterStale()",
+    page.wait_for_function("() => !document.querySelector('.kit-web-mixer').kitMixer.mixStale()",
                            timeout=WORK_TIMEOUT_MS)
     assert page.inner_text(".kit-wm-limiter").strip() == ""
     page.wait_for_timeout(1000)

@@ -122,19 +122,21 @@ function render({ model, el }) {
     }
     showLimiter();
   }
-  // The kernel measures the limiter's gain for the mix it was told about; until it has measured
-  // the page's latest settings the curve belongs to the previous mix: say so, never silently.
-  function limiterStale() {
+  // The kernel measures the limiter's gain (and words the "Playing:" line) for the mix it was told
+  // about; until it has measured the page's latest settings both belong to the previous mix: say so.
+  function mixStale() {
     const m = model.get("measured") || {};
-    if (!m.limit) return false;
+    if (!m.on) return false;  // nothing measured yet
     const on = model.get("on"), solo = model.get("solo"), gains = model.get("gains_db");
-    return names.some((n) => !!(m.on || {})[n] !== !!on[n] || !!(m.solo || {})[n] !== !!solo[n]
+    return names.some((n) => !!m.on[n] !== !!on[n] || !!(m.solo || {})[n] !== !!solo[n]
       || Math.abs(((m.gains_db || {})[n] || 0) - (gains[n] || 0)) > 1e-6);
   }
   function showLimiter() {
-    const stale = limiterStale();
-    limiterNote.textContent = stale ? "Limiter: measuring the new mix (a moment); until then it uses the "
-      + "previous mix's curve, so peaks may pass -1 dBFS or the sound dip." : "";
+    const stale = mixStale(), limit = !!(model.get("measured") || {}).limit;
+    limiterNote.textContent = !stale ? "" : limit
+      ? "Measuring the new mix (a moment): until then the limiter uses the previous mix's curve (peaks may "
+        + "pass -1 dBFS or the sound dip) and the 'Playing' line below describes the previous mix."
+      : "Measuring the new mix (a moment): the 'Playing' line below still describes the previous mix.";
     limiterNote.classList.toggle("kit-wm-stale", stale);
   }
 
@@ -316,7 +318,7 @@ function render({ model, el }) {
     gains: () => Object.fromEntries(Object.entries(nodes).map(([n, g]) => [n, g.gain.value])),
     isPlaying: () => playing,
     isWaiting: () => waiting,
-    limiterStale,
+    mixStale,
     chunkCount: () => decodedChunks().length,
     decodedSeconds: () => decodedChunks().reduce((sum, c) => sum + Object.values(c.buffers)[0].duration, 0),
   };

@@ -232,7 +232,7 @@ def test_two_visitors_at_once(visitors, shots, tmp_path):
     # the first mix: limiter on and said so, no clipping warning (it read "+0.4 dBFS ... will clip")
     mixer_text = page_a.inner_text(".kit-mixer")
     assert "limiter on" in mixer_text and "clip" not in mixer_text.replace("peaks may clip", ""), mixer_text
-    vocals_on = page_a.locator(".kit-mixer button[title='play vocals']")  # the vocals' on/off switch
+    vocals_on = page_a.locator(".kit-mixer .kit-wm-on[title^='vocals ']")  # the vocals' on/off switch
     vocals_on.click()  # vocals back in...
     page_a.wait_for_function("() => document.querySelector('.kit-mixer').innerText.includes('full mix')",
                              timeout=WORK_TIMEOUT_MS)

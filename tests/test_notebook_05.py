@@ -22,5 +22,10 @@ def test_lesson_05_trains_live_and_prints_the_three_figures(class_run):
                               text, flags=re.M))
     assert set(figures) == {"tiny U-Net (ours)", "REPET-SIM", "pretrained U-Net"}, text
     assert float(figures["pretrained U-Net"]) > float(figures["REPET-SIM"])  # real training data shows
+    # songs made differently (other voices, tempi outside training's): five scored, one computed sentence
+    assert len(re.findall(r"^(harmony singers|six instruments), \d+ BPM .* gap [-+][0-9.]+ dB$", text, re.M)) == 5
+    assert re.search(r"^songs made differently: the tiny U-Net is [-+][0-9.]+ dB from REPET-SIM on average "
+                     r"\([-+][0-9.]+ dB with other voices, [-+][0-9.]+ dB with other instruments and tempi; "
+                     r"[-+][0-9.]+ dB on songs made like its training songs\)$", text, re.M), text
     assert "same vocals: True" in text
     assert (class_run.folder / "my_tiny_unet.safetensors").is_file()

@@ -502,6 +502,19 @@ def _say_length(seconds: float) -> str:
     return " ".join(parts) if parts else f"{seconds:.0f} seconds"
 
 
+_STREAM_MINUTES = 15.0  # longer songs are separated in blocks (KIT_STREAM_MINUTES)
+
+
+def stream_threshold_s() -> float:
+    """Songs longer than this (seconds) are separated in blocks: ``$KIT_STREAM_MINUTES``, default 15 minutes."""
+    text = os.environ.get("KIT_STREAM_MINUTES")
+    try:
+        minutes = float(text) if text else _STREAM_MINUTES
+    except ValueError:
+        raise OptionError(f"KIT_STREAM_MINUTES={text!r} is not a number of minutes; set e.g. 15.") from None
+    return max(0.0, minutes) * 60.0
+
+
 def check_song_length(path: str | os.PathLike, *, max_minutes: float | None = None) -> AudioInfo:
     """Refuse a song longer than the karaoke app serves, from its header, before it is decoded.
 

@@ -375,9 +375,8 @@ def _warn_if_long(path, separator) -> None:
     """A file long enough for the command line to work on it in blocks: say what holding it whole costs."""
     import warnings
 
-    from ..audio import format_duration, probe_audio
+    from ..audio import format_duration, probe_audio, stream_threshold_s
     from ..errors import KitWarning
-    from .blocks import stream_threshold_s
 
     try:
         info = probe_audio(path)

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..audio import check_audio, format_duration, probe_audio
+from ..audio import check_audio, format_duration, probe_audio, stream_threshold_s
 from ..errors import OptionError
 from ..progress import Progress, report, scaled
 
@@ -34,7 +34,6 @@ __all__ = ["separate_blocks", "iter_blocks", "estimate_separation", "stream_thre
            "BLOCK_S", "REALTIME_FACTORS"]
 
 BLOCK_S = 240.0  # a block's own length: unet holds about 1 GB then, whatever the song's length
-_STREAM_MINUTES = 15.0  # longer songs are separated in blocks (KIT_STREAM_MINUTES)
 
 # How many times faster than real time a model separates, as measured on 2 CPU cores (AVX2)
 # and one CUDA GPU; the first figure an estimate starts from, not a promise.
@@ -55,16 +54,6 @@ def block_length_s() -> float:
     if not (math.isfinite(seconds) and seconds > 0):
         raise OptionError(f"KIT_BLOCK_S={text!r} is not a length in seconds; set e.g. {BLOCK_S:g}.")
     return seconds
-
-
-def stream_threshold_s() -> float:
-    """Songs longer than this (seconds) are separated in blocks: ``$KIT_STREAM_MINUTES``, default 15 minutes."""
-    text = os.environ.get("KIT_STREAM_MINUTES")
-    try:
-        minutes = float(text) if text else _STREAM_MINUTES
-    except ValueError:
-        raise OptionError(f"KIT_STREAM_MINUTES={text!r} is not a number of minutes; set e.g. 15.") from None
-    return max(0.0, minutes) * 60.0
 
 
 def estimate_separation(duration_s: float, *, model: str, device: str = "cpu") -> dict:

@@ -28,6 +28,7 @@ notebooks/06_demucs.ipynb
 
 from __future__ import annotations
 
+import contextlib
 import random
 import warnings
 from dataclasses import dataclass
@@ -242,6 +243,32 @@ class _Runner:
         return out
 
 
+@contextlib.contextmanager
+def _fused_attention(device):
+    """On the CPU, send ``nn.MultiheadAttention`` to ``scaled_dot_product_attention``.
+
+    In eval mode without autograd, ``nn.MultiheadAttention`` takes torch's "fast
+    path" (``torch._native_multi_head_attention``), which on the CPU computes
+    attention as two ``bmm`` and a softmax over the whole (8, 2688, 2688) matrix of
+    htdemucs's frequency self-attention: about a third of a segment's time. With
+    the fast path off, the same layers call the fused (flash) kernel; the stems
+    change by float rounding only (4e-7). About 1.1x per segment
+    (benchmarks/bench_demucs_cpu.py). On CUDA the fast path already fuses.
+    """
+    import torch
+
+    mha = getattr(torch.backends, "mha", None)
+    if device.type != "cpu" or mha is None:
+        yield
+        return
+    before = mha.get_fastpath_enabled()
+    mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        mha.set_fastpath_enabled(before)
+
+
 def _kit_warning():
     from ..errors import KitWarning
 
@@ -335,7 +362,7 @@ def apply_batched(model, mix, *, shifts: int = 1, overlap: float = 0.25, segment
         # inference_mode, not no_grad: no version counters or view tracking on the
         # network's activations (benchmarks/bench_demucs_cpu.py). ``out`` is made outside,
         # so it stays an ordinary tensor the caller can scale in place.
-        with torch.inference_mode():
+        with torch.inference_mode(), _fused_attention(device):
             while queue:
                 if runner.batch_size is None:
                     batch, y = queue[:1], runner.calibrate(mix_dev, queue[0], len(queue) - 1)

@@ -277,7 +277,7 @@ def _kit_warning():
 
 def apply_batched(model, mix, *, shifts: int = 1, overlap: float = 0.25, segment=None, seed: int = 0,
                   device="cpu", batch_size: int | None = None, precision: str = "fp32",
-                  progress: Progress = None):
+                  runtime: str = "torch", progress: Progress = None):
     """Apply a Demucs model (or bag of models) to a normalised mix, many segments per call.
 
     Same stems as ``demucs.apply.apply_model(model, mix[None], shifts=shifts,
@@ -306,6 +306,10 @@ def apply_batched(model, mix, *, shifts: int = 1, overlap: float = 0.25, segment
     precision : {"fp32", "bf16"}
         ``bf16`` runs the networks under bfloat16 autocast, on CUDA only
         (elsewhere fp32 is used).
+    runtime : {"torch", "onnx"}
+        ``onnx`` runs HTDemucs networks on the CPU through ONNX Runtime
+        (:mod:`kit.separators.demucs_onnx`: exported once per model and kept on
+        disk; torch, with a note, where that is not possible). Ignored on other devices.
     progress : callable, optional
         Called with a fraction 0..1 after each batch.
 
@@ -357,7 +361,12 @@ def apply_batched(model, mix, *, shifts: int = 1, overlap: float = 0.25, segment
         source_scale = torch.tensor([w / t * scale for w, t in zip(net_weights, totals, strict=True)])
         factors = {}  # segment key -> (sources, 1, length) factor, on the output's device
         size = batch_size or (None if device.type == "cuda" else CPU_BATCH)
-        runner = _Runner(net, device, batch_size=size, precision=precision)
+        call = None
+        if runtime == "onnx" and device.type == "cpu":
+            from .demucs_onnx import onnx_forward
+
+            call = onnx_forward(net)
+        runner = _Runner(call or net, device, batch_size=size, precision=precision)
         queue = list(segments)
         # inference_mode, not no_grad: no version counters or view tracking on the
         # network's activations (benchmarks/bench_demucs_cpu.py). ``out`` is made outside,

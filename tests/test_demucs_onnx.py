@@ -62,6 +62,7 @@ def test_onnx_runtime_equals_apply_model_and_keeps_its_export(mix, onnx_dir, mon
     got = kb.apply_batched(model, mix, shifts=shifts, segment=segment, seed=3, runtime="onnx")
     assert calls, "ONNX Runtime was not used"
     assert got.shape == expected.shape
+    # 1e-4 on this small model; the full-size htdemucs differs by up to 4.5e-4 (demucs_onnx docstring)
     assert torch.max(torch.abs(got - expected)).item() <= 1e-4
     exported = list(onnx_dir.glob("*.onnx"))
     assert len(exported) == 1 and not list(onnx_dir.glob(".*tmp"))

@@ -13,8 +13,14 @@ once per thread count, and both wall time and this process's CPU time
 (``time.process_time``, all threads) are printed. On a machine shared with
 other work, trust the CPU-time ratio: wall time there measures the neighbours.
 
+Levers kept in kit's default path: ``inference_mode`` and MultiheadAttention's fast
+path off on the CPU (the fused attention kernel; ``--mha-fast-path`` adds a kit side
+with the fast path on, to see that lever alone). Opt-in: ``--onnx`` adds kit with
+``runtime="onnx"`` (ONNX Runtime; the one-off export is timed and printed apart).
+
 Run: .venv/bin/python benchmarks/bench_demucs_cpu.py [--seconds 180] [--threads 1,2] [--repeats 2]
-     [--batch-size 2] [--channels-last]  (each adds a kit side: a lever measured on its own)
+     [--batch-size 2] [--channels-last] [--mha-fast-path] [--onnx]
+     (each adds a kit side: a lever measured on its own)
 """
 
 from __future__ import annotations
@@ -40,6 +46,9 @@ def main() -> None:
                         help="also time kit with this many segments per network call")
     parser.add_argument("--channels-last", action="store_true",
                         help="also time kit with the network's 4-d weights in channels-last layout")
+    parser.add_argument("--mha-fast-path", action="store_true",
+                        help="also time kit with torch's MultiheadAttention fast path on (the old way)")
+    parser.add_argument("--onnx", action="store_true", help="also time kit with runtime='onnx'")
     args = parser.parse_args()
 
     import numpy as np
@@ -63,9 +72,9 @@ def main() -> None:
         random.seed(0)  # apply_model's shift offsets come from Python's random
         return apply_model(model, mix[None], shifts=args.shifts, split=True, overlap=0.25, device="cpu")[0]
 
-    def via_kit(batch_size=None, net=model):
+    def via_kit(batch_size=None, net=model, runtime="torch"):
         return apply_batched(net, mix, shifts=args.shifts, overlap=0.25, seed=0, device="cpu",
-                             batch_size=batch_size)
+                             batch_size=batch_size, runtime=runtime)
 
     sides = {"apply_model": reference, "kit": via_kit}
     if args.batch_size:
@@ -75,6 +84,34 @@ def main() -> None:
 
         last = copy.deepcopy(model).to(memory_format=torch.channels_last)
         sides["kit channels-last"] = lambda: via_kit(net=last)
+    if args.mha_fast_path:
+        import contextlib
+
+        from kit.separators import demucs_batched
+
+        def fast_path():
+            kept = demucs_batched._fused_attention
+            demucs_batched._fused_attention = lambda device: contextlib.nullcontext()
+            try:
+                return via_kit()
+            finally:
+                demucs_batched._fused_attention = kept
+
+        sides["kit MHA fast path"] = fast_path
+    if args.onnx:
+        import os
+        import tempfile
+        import time
+
+        from kit.separators.demucs_onnx import onnx_forward
+
+        os.environ["KIT_ONNX_DIR"] = tempfile.mkdtemp(prefix="kit-onnx-")
+        t0, c0 = time.perf_counter(), time.process_time()
+        if onnx_forward(model) is None:
+            sys.exit("the ONNX export failed (see the note above)")
+        print(f"ONNX export (once per model, kept on disk): {time.perf_counter() - t0:.1f} s wall, "
+              f"{time.process_time() - c0:.1f} s CPU")
+        sides["kit onnx"] = lambda: via_kit(runtime="onnx")
 
     print(f"song {args.seconds:g} s, htdemucs architecture ({n_params / 1e6:.1f} M parameters, random "
           f"weights), shifts={args.shifts}, overlap 0.25, torch {torch.__version__}")

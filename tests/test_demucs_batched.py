@@ -102,6 +102,27 @@ def test_segments_go_through_the_network_in_batches_into_one_buffer(mix, monkeyp
     assert full_length == [(4, 2, mix.shape[1])]
 
 
+def test_cpu_attention_goes_to_the_fused_kernel_not_the_bmm_fast_path(mix, monkeypatch):
+    # torch's MultiheadAttention "fast path" computes attention with two bmm and a full
+    # softmax on the CPU; kit turns it off there so that the fused kernel runs (1.1x)
+    model = make_model("4-stem")
+    calls = []
+    real = torch._native_multi_head_attention
+
+    def counting(*args, **kw):
+        calls.append(1)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(torch, "_native_multi_head_attention", counting)
+    with torch.inference_mode():
+        model(mix[None, :, :int(model.segment * SR)])
+    assert calls, "the fast path is not taken any more: this test checks nothing"
+    calls.clear()
+    kb.apply_batched(model, mix, shifts=0)
+    assert calls == []
+    assert torch.backends.mha.get_fastpath_enabled()  # the setting is given back
+
+
 def test_out_of_memory_halves_the_batch_and_gives_the_same_stems(mix, monkeypatch):
     model = make_model("4-stem")
     expected = kb.apply_batched(model, mix, shifts=1, batch_size=1)

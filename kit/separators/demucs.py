@@ -53,6 +53,7 @@ __all__ = [
 
 DEFAULT_MODEL = "htdemucs"
 PRECISIONS = ("fp32", "bf16")
+RUNTIMES = ("torch", "onnx")  # onnx: ONNX Runtime on the CPU (kit.separators.demucs_onnx)
 STEMS_4 = ("drums", "bass", "other", "vocals")
 STEMS_6 = ("drums", "bass", "other", "vocals", "guitar", "piano")
 _STEMS = {name: STEMS_4 for name in DEMUCS_MODELS}
@@ -138,6 +139,9 @@ class DemucsSeparator(Separator):
     batch_size : int, optional
         Segments per network call; default sized to the free GPU memory (a
         small fixed batch on the CPU).
+    runtime : {"torch", "onnx"}
+        ``onnx``: HTDemucs networks run on the CPU through ONNX Runtime
+        (:mod:`kit.separators.demucs_onnx`; exported once per model, kept on disk).
 
     Examples
     --------
@@ -158,7 +162,7 @@ class DemucsSeparator(Separator):
 
     def __init__(self, source: WeightsSource, *, stems, device: str = "auto", segment=None,
                  shifts: int = 1, overlap: float = 0.25, jobs: int = 0, seed: int = 0,
-                 precision: str = "fp32", batch_size: int | None = None):
+                 precision: str = "fp32", batch_size: int | None = None, runtime: str = "torch"):
         from ..devices import pick_device
 
         self.name = source.name
@@ -170,6 +174,7 @@ class DemucsSeparator(Separator):
         self.jobs = jobs
         self.seed = seed
         self.batch_size = batch_size
+        self.runtime = runtime
         self.requested_device = device or "auto"
         self.device = pick_device(self.requested_device)
         self.precision = precision if self.device.startswith("cuda") else "fp32"
@@ -183,6 +188,8 @@ class DemucsSeparator(Separator):
                     "shifts": self.shifts, "overlap": self.overlap, "seed": self.seed}
         if self.precision != "fp32":
             settings["precision"] = self.precision
+        if self.runtime != "torch" and self.device == "cpu":
+            settings["runtime"] = self.runtime  # float rounding differs (1e-5)
         return settings
 
     @property
@@ -235,7 +242,7 @@ class DemucsSeparator(Separator):
         with _torch_threads(self.jobs if device == "cpu" else 0):
             return apply_batched(self.model, mix, shifts=self.shifts, overlap=self.overlap, segment=segment,
                                  seed=self.seed, device=device, batch_size=self.batch_size,
-                                 precision=self.precision, progress=progress)
+                                 precision=self.precision, runtime=self.runtime, progress=progress)
 
     def _separate(self, y: np.ndarray, sr: int, *, progress: Progress = None) -> dict[str, np.ndarray]:
         import torch
@@ -317,7 +324,8 @@ def _note_once(key: str, text: str) -> None:
 
 def make_separator(name: str = DEFAULT_MODEL, *, device: str = "auto", model_dir=None, segment=None,
                    shifts: int = 1, overlap: float = 0.25, jobs: int = 0, seed: int = 0,
-                   precision: str = "fp32", batch_size: int | None = None, **options) -> DemucsSeparator:
+                   precision: str = "fp32", batch_size: int | None = None, runtime: str = "torch",
+                   **options) -> DemucsSeparator:
     """Make a Demucs separator; its weights are found now and loaded on first use.
 
     Parameters
@@ -343,6 +351,9 @@ def make_separator(name: str = DEFAULT_MODEL, *, device: str = "auto", model_dir
         ``bf16``: bfloat16 autocast on CUDA; on other devices a note says fp32 is used.
     batch_size : int, optional
         Segments per network call (default: sized to free GPU memory).
+    runtime : {"torch", "onnx"}
+        ``onnx``: on the CPU, HTDemucs through ONNX Runtime (opt-in; torch with a note
+        where onnx/onnxruntime are missing).
     **options
         Accepted and ignored (other families' options).
 
@@ -364,11 +375,12 @@ def make_separator(name: str = DEFAULT_MODEL, *, device: str = "auto", model_dir
     ('drums', 'bass', 'other', 'vocals', 'guitar', 'piano')
     """
     check_options(name, segment=segment, shifts=shifts, overlap=overlap, jobs=jobs, precision=precision,
-                  batch_size=batch_size)
+                  batch_size=batch_size, runtime=runtime)
     source = locate_weights(name, model_dir=model_dir)
     stems = _STEMS.get(name) or stems_for(name, model_dir=model_dir)
     sep = DemucsSeparator(source, stems=stems, device=device, segment=segment, shifts=shifts,
-                          overlap=overlap, jobs=jobs, seed=seed, precision=precision, batch_size=batch_size)
+                          overlap=overlap, jobs=jobs, seed=seed, precision=precision, batch_size=batch_size,
+                          runtime=runtime)
     if (device or "auto") == "auto" and sep.device == "cpu":
         _note_once("cpu", f"No CUDA or Apple GPU found: '{name}' runs on the CPU, which takes "
                           "about as long as the song or longer.")
@@ -379,7 +391,7 @@ def make_separator(name: str = DEFAULT_MODEL, *, device: str = "auto", model_dir
 
 
 def check_options(name: str, *, segment=None, shifts=1, overlap=0.25, jobs=0, precision="fp32",
-                  batch_size=None) -> None:
+                  batch_size=None, runtime="torch") -> None:
     """Refuse bad Demucs settings with one clear line, before anything is loaded.
 
     The segment limit is known here for the pretrained names (7.8 s for the
@@ -426,6 +438,8 @@ def check_options(name: str, *, segment=None, shifts=1, overlap=0.25, jobs=0, pr
         raise OptionError(f"precision={precision!r} is not one of {', '.join(PRECISIONS)}.")
     if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
         raise OptionError(f"batch_size={batch_size!r} must be a whole number >= 1 (or None: automatic).")
+    if runtime not in RUNTIMES:
+        raise OptionError(f"runtime={runtime!r} is not one of {', '.join(RUNTIMES)}.")
 
 
 def stems_for(name: str, *, model_dir=None, **options) -> tuple[str, ...]:

@@ -28,6 +28,7 @@ notebooks/06_demucs.ipynb
 
 from __future__ import annotations
 
+import contextlib
 import random
 import warnings
 from dataclasses import dataclass
@@ -242,6 +243,32 @@ class _Runner:
         return out
 
 
+@contextlib.contextmanager
+def _fused_attention(device):
+    """On the CPU, send ``nn.MultiheadAttention`` to ``scaled_dot_product_attention``.
+
+    In eval mode without autograd, ``nn.MultiheadAttention`` takes torch's "fast
+    path" (``torch._native_multi_head_attention``), which on the CPU computes
+    attention as two ``bmm`` and a softmax over the whole (8, 2688, 2688) matrix of
+    htdemucs's frequency self-attention: about a third of a segment's time. With
+    the fast path off, the same layers call the fused (flash) kernel; the stems
+    change by float rounding only (4e-7). About 1.1x per segment
+    (benchmarks/bench_demucs_cpu.py). On CUDA the fast path already fuses.
+    """
+    import torch
+
+    mha = getattr(torch.backends, "mha", None)
+    if device.type != "cpu" or mha is None:
+        yield
+        return
+    before = mha.get_fastpath_enabled()
+    mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        mha.set_fastpath_enabled(before)
+
+
 def _kit_warning():
     from ..errors import KitWarning
 
@@ -250,7 +277,7 @@ def _kit_warning():
 
 def apply_batched(model, mix, *, shifts: int = 1, overlap: float = 0.25, segment=None, seed: int = 0,
                   device="cpu", batch_size: int | None = None, precision: str = "fp32",
-                  progress: Progress = None):
+                  runtime: str = "torch", progress: Progress = None):
     """Apply a Demucs model (or bag of models) to a normalised mix, many segments per call.
 
     Same stems as ``demucs.apply.apply_model(model, mix[None], shifts=shifts,
@@ -279,6 +306,10 @@ def apply_batched(model, mix, *, shifts: int = 1, overlap: float = 0.25, segment
     precision : {"fp32", "bf16"}
         ``bf16`` runs the networks under bfloat16 autocast, on CUDA only
         (elsewhere fp32 is used).
+    runtime : {"torch", "onnx"}
+        ``onnx`` runs HTDemucs networks on the CPU through ONNX Runtime
+        (:mod:`kit.separators.demucs_onnx`: exported once per model and kept on
+        disk; torch, with a note, where that is not possible). Ignored on other devices.
     progress : callable, optional
         Called with a fraction 0..1 after each batch.
 
@@ -330,12 +361,17 @@ def apply_batched(model, mix, *, shifts: int = 1, overlap: float = 0.25, segment
         source_scale = torch.tensor([w / t * scale for w, t in zip(net_weights, totals, strict=True)])
         factors = {}  # segment key -> (sources, 1, length) factor, on the output's device
         size = batch_size or (None if device.type == "cuda" else CPU_BATCH)
-        runner = _Runner(net, device, batch_size=size, precision=precision)
+        call = None
+        if runtime == "onnx" and device.type == "cpu":
+            from .demucs_onnx import onnx_forward
+
+            call = onnx_forward(net)
+        runner = _Runner(call or net, device, batch_size=size, precision=precision)
         queue = list(segments)
         # inference_mode, not no_grad: no version counters or view tracking on the
         # network's activations (benchmarks/bench_demucs_cpu.py). ``out`` is made outside,
         # so it stays an ordinary tensor the caller can scale in place.
-        with torch.inference_mode():
+        with torch.inference_mode(), _fused_attention(device):
             while queue:
                 if runner.batch_size is None:
                     batch, y = queue[:1], runner.calibrate(mix_dev, queue[0], len(queue) - 1)

@@ -5,7 +5,7 @@
 # If that fails, the run goes on and the browser tests are told why (KIT_BROWSER_UNAVAILABLE).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh test,cluster   # cluster: Ray, for the kit batch --ray test
+bash scripts/setup.sh test,cluster,onnx   # cluster: Ray, for the kit batch --ray test; onnx: Demucs runtime="onnx"
 if ! browser_problem=$(bash scripts/install_browser.sh); then
     echo "==> $browser_problem: the browser tests will skip (with KIT_REQUIRE_BROWSER=1 they fail, saying so)"
     export KIT_BROWSER_UNAVAILABLE="$browser_problem"

@@ -75,6 +75,9 @@ def test_never_more_than_k_at_once_and_served_in_arrival_order(tmp_path, slots):
     assert most == slots
     waiters_by_start = [r["name"] for r in sorted(runs, key=lambda r: r["start"]) if r["name"].startswith("w")]
     assert waiters_by_start == ["w0", "w1", "w2", "w3"]
+    # the log of who was served, in order, says the same: tickets (named by arrival time) in order
+    served = [line.split()[0] for line in (tmp_path / "locks" / "served.log").read_text().splitlines()]
+    assert len(served) == slots + 4 and served == sorted(served)
     # each waiter was told how many were ahead of it when it arrived (w3: three others waiting)
     first_wait = {r["name"]: r["waits"][0] for r in runs if r["waits"]}
     assert first_wait["w3"] == 3 and first_wait["w0"] == 0
@@ -135,3 +138,58 @@ def test_the_app_waits_its_turn_and_says_how_many_are_ahead(tmp_path, monkeypatc
     waits = [s for s in seen if s.startswith("Waiting")]
     assert waits == ["Waiting for a free place to separate the whole song: you are next. Many people are using "
                      "this app; it starts by itself."]
+
+
+def test_a_visitor_who_waits_can_cancel_and_the_kernel_hears_it(tmp_path, monkeypatch):
+    """In a kernel the wait runs on the event loop: the click handler returns, so Cancel is heard.
+
+    The event loop here stands in for the kernel's: a click on a button is a call made from it.
+    """
+    import asyncio
+
+    from kit.ui import karaoke_maker
+
+    monkeypatch.setenv("KIT_JOBS_DIR", str(tmp_path / "locks"))
+    monkeypatch.setenv("KIT_MAX_JOBS", "1")
+    holder = _start(tmp_path, "other visitor", 1, 600)  # another kernel separating a long song
+    _wait_for(lambda: (tmp_path / "locks" / "slot-0").exists())
+    app = karaoke_maker(model="center", device="cpu", workdir=tmp_path)
+    seen = []
+    app.status.observe(lambda change: seen.append(change["new"]), names="value")
+
+    async def until(condition, timeout_s=60.0):
+        deadline = time.monotonic() + timeout_s
+        while not condition():
+            assert time.monotonic() < deadline, "timed out"
+            await asyncio.sleep(0.02)
+
+    async def visit():
+        app.whole_button.click()  # returns at once: the wait goes on in the event loop
+        assert app.whole_button.disabled and app.preview_button.disabled
+        await until(lambda: any("you are next" in s for s in seen))
+        assert app.cancel_button in app.busy.children and len(_tickets(tmp_path)) == 1
+        app.cancel_button.click()
+        await until(lambda: not app.whole_button.disabled)
+
+    try:
+        asyncio.run(visit())
+        assert app.status.value == "Cancelled while waiting; nothing was separated."
+        assert app.mixer is None and app.stems is None and app.error.layout.display == "none"
+        assert app.busy.children == () and not app.preview_button.disabled and not app.model.disabled
+        assert _tickets(tmp_path) == []  # left the queue
+        assert holder.poll() is None  # the other visitor's slot was never touched
+        served = (tmp_path / "locks" / "served.log").read_text().splitlines()
+        assert len(served) == 1  # only the other visitor was ever served
+
+        async def wait_then_separate():  # pressed again, it waits, and separates when its turn comes
+            app.whole_button.click()
+            await until(lambda: app.cancel_button in app.busy.children)
+            (tmp_path / "release").touch()
+            await until(lambda: not app.whole_button.disabled, timeout_s=120)
+
+        asyncio.run(wait_then_separate())
+    finally:
+        (tmp_path / "release").touch()
+        assert holder.wait(timeout=60) == 0
+    assert "Separated the whole song" in app.status.value, app.status.value
+    assert app.mixer is not None and _tickets(tmp_path) == []

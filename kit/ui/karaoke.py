@@ -81,7 +81,8 @@ class KaraokeMaker(widgets.VBox):
     For scripts and tests it carries its parts: ``source``, ``upload``, ``link``,
     ``upload_error``, ``start_slider``, ``model``, ``preview_button``, ``whole_button``,
     ``error``, ``status``, ``mixer`` (a :class:`kit.ui.StemMixer` once separated),
-    ``format``, ``download_button`` (its ``click()`` returns ``(filename, data)``); and
+    ``format``, ``download_button`` (its ``click()`` returns ``(filename, data)``),
+    ``cancel_button`` (shown while waiting for a turn on a busy server); and
     its state: ``song_name``, ``y``, ``sr``, ``stems_range`` (seconds the current stems cover).
     """
 
@@ -529,20 +530,26 @@ class KaraokeMaker(widgets.VBox):
         start, end = (0.0, self.duration_s) if whole else self._excerpt_range()
         what = "the whole song" if whole else f"the preview ({_clock(start)} to {_clock(end)})"
         self.status.value = f"Separating {what} with {html.escape(self.model.value)}..."
+        if self._whole is not None and self._whole[0] == self.model.value:
+            self._work(whole, start, end, what, slot=None)  # the preview is a slice of the whole song's stems
+        else:
+            # one of the machine's few separation slots, shared by every visitor's kernel
+            self._queue_slot(what, lambda slot: self._work(whole, start, end, what, slot=slot))
+
+    def _work(self, whole: bool, start: float, end: float, what: str, *, slot) -> None:
+        """Separate (holding ``slot``, a :class:`kit.job_slots.SlotTicket`) and show the stems; free the slot."""
         try:
             def work():
                 self._parts_mixer = None
                 a, b = int(round(start * self.sr)), int(round(end * self.sr))
-                if self._whole is not None and self._whole[0] == self.model.value:
-                    # the whole song is separated already: the preview is a slice of it
+                if slot is None:  # the whole song is separated already: the preview is a slice of it
                     stems, elapsed, notes = {k: v[:, a:b] for k, v in self._whole[1].items()}, None, []
+                elif whole and self.duration_s > FIRST_PART_S + 30.0:
+                    stems, elapsed, notes = self._separate_in_parts()
                 else:
-                    # one of the machine's few separation slots, shared by every visitor's kernel
-                    with self._queue_slot(what):
-                        if whole and self.duration_s > FIRST_PART_S + 30.0:
-                            stems, elapsed, notes = self._separate_in_parts()
-                        else:
-                            stems, elapsed, notes = self._separate(self.y[:, a:b])
+                    stems, elapsed, notes = self._separate(self.y[:, a:b])
+                if slot is not None:
+                    slot.release()  # the next visitor's turn while this page draws the mixer
                 if whole:
                     self._whole = (self.model.value, stems)
                 self.stems, self.stems_range = stems, (start, end)
@@ -564,15 +571,42 @@ class KaraokeMaker(widgets.VBox):
                 self.feedback.show()
             self._guard(work, doing=f"separating {what}")
         finally:
+            if slot is not None:
+                slot.release()
             self._set_busy(False)
 
-    def _queue_slot(self, what: str):
-        """Wait for a free separation slot (kit.job_slots), saying how many songs are ahead meanwhile.
+    def _queue_slot(self, what: str, then) -> None:
+        """Take a free separation slot (kit.job_slots) and call ``then(slot)``; if none is free, wait in
+        turn, saying how many songs are ahead, with a Cancel button.
 
         On a class server every visitor has a kernel of their own; the slots keep the
         machine to a few separations at once (``KIT_MAX_JOBS``) and serve them in turn.
+        In a kernel the wait runs on its event loop, so the click handler returns and the
+        kernel goes on hearing clicks (Cancel among them); elsewhere (a script) it waits here.
         """
-        from ..job_slots import job_slot
+        import asyncio
+
+        from ..job_slots import JobCancelled, SlotTicket, await_turn, wait_for_turn
+
+        def fail(error: BaseException) -> None:
+            self._set_busy(False)
+            self.show_error(describe_failure(error, doing=f"separating {what}"))
+            self.status.value = ""
+
+        try:
+            ticket = SlotTicket(device=str(self.device))
+        except OSError as exc:  # the queue's folder cannot be written
+            fail(exc)
+            return
+        try:
+            free = ticket.try_take()
+        except OSError as exc:
+            ticket.release()
+            fail(exc)
+            return
+        if free:
+            then(ticket)
+            return
 
         def waiting(ahead: int) -> None:
             songs = "1 song" if ahead == 1 else f"{ahead} songs"
@@ -580,7 +614,49 @@ class KaraokeMaker(widgets.VBox):
             self.status.value = (f"Waiting for a free place to separate {what}: {place}. Many people are using "
                                  "this app; it starts by itself.")
 
-        return job_slot(device=str(self.device), on_wait=waiting)
+        cancel = widgets.Button(description="Cancel", icon="times", tooltip="stop waiting; nothing is separated")
+        cancel.add_class("kit-cancel")
+        cancel.on_click(lambda _b: setattr(cancel, "disabled", True))
+        self.cancel_button = cancel
+        self.busy.children = (cancel,)
+        options = {"on_wait": waiting, "cancelled": lambda: cancel.disabled}
+
+        def finish(error: BaseException | None = None) -> None:
+            if error is None:  # our turn
+                self.busy.children = ()
+                self.status.value = f"Separating {what} with {html.escape(self.model.value)}..."
+                then(ticket)
+                return
+            ticket.release()
+            if not isinstance(error, JobCancelled):
+                fail(error)
+                return
+            self._set_busy(False)
+            self.status.value = "Cancelled while waiting; nothing was separated."
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop in this thread (a script, a test): wait here
+            try:
+                wait_for_turn(ticket, **options)
+            except Exception as exc:  # noqa: BLE001 - said in words by finish
+                finish(exc)
+                return
+            finish()
+            return
+
+        async def wait_in_turn():
+            try:
+                await await_turn(ticket, **options)
+            except Exception as exc:  # noqa: BLE001 - said in words by finish
+                finish(exc)
+                return
+            finally:
+                if ticket.slot is None:  # the task itself was stopped (the kernel shuts down)
+                    ticket.release()
+            finish()
+
+        self._wait_task = loop.create_task(wait_in_turn())  # kept: the loop holds tasks only weakly
 
     def _feedback_context(self) -> dict:
         from ..cache import hash_audio

@@ -256,3 +256,74 @@ def test_separate_file_gives_the_file_rate_on_a_hit(counting, song, tmp_path):
     b, sr_b = separate_file(sep, path, cache_dir=tmp_path / "c")
     assert sr_a == sr_b == 22050 and counting.calls == 1
     assert np.array_equal(a["low"], b["low"])
+
+
+CACHE_WORKER = """
+import json, sys, time
+from pathlib import Path
+import numpy as np
+import kit
+from kit import cache
+
+folder, go, log, me, rounds = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+songs = [Path(p) for p in sys.argv[6:]]
+truth = [kit.separate(p, model="center", cache=False) for p in songs]  # each song's stems, never cached
+keys = [f"{i:040x}" for i in range(1, len(songs) + 1)]
+seen = {"hit": 0, "miss": 0, "bad": []}
+Path(log + ".ready").touch()
+while not go.exists():
+    time.sleep(0.01)
+for r in range(rounds):
+    j = (r + me) % len(songs)
+    if r % 3 == 0:  # through kit.separate: its file alias and its entry, read or computed and written
+        got = kit.separate(songs[j], model="center", cache_dir=folder)
+        what = "separate"
+    elif r % 3 == 1:  # an entry written straight away, as the app writes a whole song's stems
+        cache.store_stems(keys[j], truth[j], cache_dir=folder)
+        got = cache.load_stems(keys[j], cache_dir=folder)
+        what = "store+load"
+    else:
+        got = cache.load_stems(keys[(j + 1) % len(songs)], cache_dir=folder)
+        j = (j + 1) % len(songs)
+        what = "load"
+    if me == 0 and r % 10 == 9:
+        cache.clear_cache(cache_dir=folder)  # the teacher empties the cache in the middle of it all
+    if got is None:
+        seen["miss"] += 1
+    elif sorted(got) == sorted(truth[j]) and all(np.array_equal(got[k], truth[j][k]) for k in got):
+        seen["hit"] += 1
+    else:
+        seen["bad"].append(f"round {r} {what}: {sorted(got)} differ from song {j}'s stems")
+with open(log, "w") as f:
+    json.dump(seen, f)
+"""
+
+
+def test_processes_reading_and_writing_the_same_songs_at_once_never_see_a_broken_entry(tmp_path):
+    """Four processes separate, store, read and clear the same songs' stems in one cache at once.
+
+    The cache holds only about one entry (KIT_CACHE_MAX_GB), so each write evicts what others
+    may be reading. Every read must be a miss or the whole, exact stems of the right song.
+    """
+    import os
+    from pathlib import Path
+
+    from cli_helpers import wait_until
+
+    songs = []
+    for i in range(2):
+        mix, _ = kit.examples.make_multitrack(8.0, seed=i)
+        songs.append(str(kit.save(tmp_path / f"song {i}.wav", mix, 44100)))
+    folder, go = tmp_path / "shared cache", tmp_path / "go"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "KIT_CACHE_MAX_GB": "0.006"}
+    procs = [subprocess.Popen([sys.executable, "-c", CACHE_WORKER, str(folder), str(go), str(tmp_path / f"{me}.json"),
+                               str(me), "30", *songs], env=env) for me in range(4)]
+    wait_until(lambda: len(list(tmp_path.glob("*.ready"))) == 4, 240, "the workers to be ready")
+    go.touch()  # all four start at once
+    for p in procs:
+        assert p.wait(timeout=300) == 0
+    seen = [json.loads((tmp_path / f"{me}.json").read_text()) for me in range(4)]
+    assert [s["bad"] for s in seen] == [[]] * 4, seen
+    hits, misses = sum(s["hit"] for s in seen), sum(s["miss"] for s in seen)
+    assert hits > 0 and misses > 0, seen  # both happened: readers met writers and evictions
+    assert not [p for p in folder.iterdir() if p.name.endswith(".partial")], "a half-written entry stayed"

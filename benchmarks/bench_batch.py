@@ -55,8 +55,10 @@ def start_cluster(cpus_per_node: int) -> tuple[str, dict, list]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    # a raylet waits 15 s for its agents to report, and exits otherwise (ray-project/ray#65983): too
+    # short on a busy 2-core machine, where most second nodes failed to come up
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "KIT_RAY_CPUS": str(cpus_per_node),
-           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+           "RAY_agent_register_timeout_ms": "120000", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     common = [f"--num-cpus={cpus_per_node}", "--node-ip-address=127.0.0.1", "--disable-usage-stats", "--block"]
     address = f"127.0.0.1:{port}"
     nodes = []
@@ -72,8 +74,7 @@ def start_cluster(cpus_per_node: int) -> tuple[str, dict, list]:
 def _start_node(args: list, address: str, n: int, env: dict, nodes: list, tries: int = 3) -> None:
     """Start a node and wait until the cluster has ``n``; again if it exits first.
 
-    A raylet gives its agents a fixed 15 s to report and exits otherwise
-    (ray-project/ray#65983): on a busy 2-core machine a node sometimes fails to come up.
+    A node can still fail to come up on a busy machine; it is started again.
     """
     probe = (f"import ray; ray.init(address='{address}', logging_level='ERROR'); "
              "print(sum(n['Alive'] for n in ray.nodes()))")
@@ -86,7 +87,7 @@ def _start_node(args: list, address: str, n: int, env: dict, nodes: list, tries:
             out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
             if out.returncode == 0 and out.stdout.strip().splitlines()[-1:] == [str(n)]:
                 return
-            time.sleep(1.0)
+            time.sleep(3.0)
         stop_cluster([node])
         nodes.remove(node)
     raise RuntimeError(f"a Ray node did not come up at {address} in {tries} tries")
@@ -135,10 +136,12 @@ def main() -> None:
         tmp = Path(tmp)
         songs = make_songs(tmp, args.songs, args.minutes)
         embedded_s, here_done, here = run_timed(songs, tmp / "here")
+        print(f"embedded: {embedded_s:.1f} s, songs finished at {[round(t, 1) for t in here_done]} s", flush=True)
         address, env, nodes = start_cluster(max(1, cores // 2))
         os.environ.update(env)
         try:
             ray_s, ray_done, on_ray = run_timed(songs, tmp / "ray", ray=address)
+            print(f"ray: {ray_s:.1f} s, songs finished at {[round(t, 1) for t in ray_done]} s", flush=True)
         finally:
             import ray
 

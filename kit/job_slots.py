@@ -181,11 +181,11 @@ def _log_served(folder: Path, ticket: str, slot: int) -> None:
 
 def _look(ticket: SlotTicket, on_wait, cancelled, last):
     """One look at the queue while waiting: True once a slot is held, else the number of jobs ahead."""
-    if ticket.try_take():
-        return True
-    if cancelled is not None and cancelled():
+    if cancelled is not None and cancelled():  # before looking: a slot free just now is not taken
         ticket.release()
         raise JobCancelled("Cancelled while waiting for a free slot; nothing was separated.")
+    if ticket.try_take():
+        return True
     if on_wait is not None and ticket.ahead != last:
         on_wait(ticket.ahead)
     return ticket.ahead

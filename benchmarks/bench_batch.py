@@ -58,7 +58,8 @@ def start_cluster(cpus_per_node: int) -> tuple[str, dict, list]:
     # a raylet waits 15 s for its agents to report, and exits otherwise (ray-project/ray#65983): too
     # short on a busy 2-core machine, where most second nodes failed to come up
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "KIT_RAY_CPUS": str(cpus_per_node),
-           "RAY_agent_register_timeout_ms": "120000", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+           "RAY_agent_register_timeout_ms": "120000", "RAY_raylet_start_wait_time_s": "180",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     common = [f"--num-cpus={cpus_per_node}", "--node-ip-address=127.0.0.1", "--disable-usage-stats", "--block"]
     address = f"127.0.0.1:{port}"
     nodes = []

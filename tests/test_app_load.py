@@ -36,8 +36,8 @@ import kit
 pytestmark = pytest.mark.slow
 
 VISITORS = 8
-# measured here (2 cores, load average 14): 6.1 GB resident memory summed over 11 processes (Voila and
-# 8 kernels with unet loaded, each ~680 MB of which the shared libraries count 8 times), 4.9 GB PSS; the
+# measured here (2 cores, load average 3 and 14): 5.9-6.1 GB resident memory summed over 11 processes (Voila
+# and 8 kernels with unet loaded, each ~680 MB of which the shared libraries count 8 times), 4.8-4.9 GB PSS; the
 # bound leaves room for a busier run, and fails if each kernel kept, say, another 250 MB
 MEMORY_BOUND_GB = 8.0
 

@@ -23,7 +23,6 @@ kit.train, notebooks/06_demucs.ipynb
 from __future__ import annotations
 
 import copy
-import hashlib
 import math
 import time
 from collections.abc import Callable
@@ -33,7 +32,7 @@ import numpy as np
 
 from .errors import OptionError
 from .progress import Progress, report
-from .separators.base import Separator
+from .separators.base import Separator, fingerprint_weights
 from .train import (
     TRAIN_SR,
     StepTimer,
@@ -131,11 +130,7 @@ class TrainedDemucs(Separator):
     @property
     def weights_id(self) -> str:
         """A fingerprint of the weights, so the stem cache tells trained models apart."""
-        h = hashlib.sha256()
-        for key, value in sorted(self.net.state_dict().items()):
-            h.update(key.encode())
-            h.update(value.detach().cpu().contiguous().numpy().tobytes())
-        return h.hexdigest()[:16]
+        return fingerprint_weights(self.net)
 
     def n_parameters(self) -> int:
         """How many numbers training adjusts."""

@@ -49,6 +49,17 @@ def free_device_memory(device: str) -> None:
         torch.mps.empty_cache()
 
 
+def fingerprint_weights(net) -> str:
+    """16 hex digits of the sha256 of a torch module's weights: the stem cache's ``weights_id`` for trained nets."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for key, value in sorted(net.state_dict().items()):
+        h.update(key.encode())
+        h.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 class BlockPlan(NamedTuple):
     """How a long song is cut into blocks for a separator, in samples at its working rate.
 

@@ -23,7 +23,6 @@ kit.train.train_unet, notebooks/05_spectrogram_unet.ipynb
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -35,7 +34,7 @@ from torch import nn
 
 from ..errors import InputFileError, ModelUnavailableError, OptionError
 from ..progress import Progress, report
-from .base import Separator
+from .base import Separator, fingerprint_weights
 
 __all__ = [
     "TinyUNet", "TrainedUNet", "compute_features", "make_separator", "stems_for", "offline_status",
@@ -248,11 +247,7 @@ class TrainedUNet(Separator):
     @property
     def weights_id(self) -> str:
         """A fingerprint of the weights, so the stem cache tells trained models apart."""
-        h = hashlib.sha256()
-        for key, value in sorted(self.net.state_dict().items()):
-            h.update(key.encode())
-            h.update(value.detach().cpu().contiguous().numpy().tobytes())
-        return h.hexdigest()[:16]
+        return fingerprint_weights(self.net)
 
     def _separate(self, y: np.ndarray, sr: int, *, progress: Progress = None) -> dict[str, np.ndarray]:
         n_fft, hop = frame_settings(sr, n_fft_44k=self.net.config["n_fft_44k"])

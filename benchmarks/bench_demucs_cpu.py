@@ -134,6 +134,9 @@ def main() -> None:
                 print(f"  speed-up {label} vs apply_model ({n} threads): wall {ref_wall / w:.3f}x, "
                       f"CPU {ref_cpu / c:.3f}x (goal >= 1.5x); apply_model {ref_wall:.1f} s wall, "
                       f"{ref_cpu:.1f} s CPU = {ref_cpu / args.seconds * 60:.1f} CPU s per minute of song")
+                # the figure the app's time estimate starts from (kit.ui.engine_panel._SPEED)
+                print(f"  {label}: {args.seconds / w:.2f} s of song per second on the clock, "
+                      f"{args.seconds / c:.2f} per CPU-second ({n} threads)")
     finally:
         torch.set_num_threads(before)
 

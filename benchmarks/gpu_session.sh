@@ -17,7 +17,7 @@
 #   pytest  python -m pytest -m gpu tests/test_device.py
 #   bench   python benchmarks/bench_gpu.py (GPU: htdemucs architecture with random weights and unet
 #           on a 3- and a 12-minute song; CPU: batched Demucs against apply_model)
-# Ends with one line per part: its exit code and seconds.
+# Ends with one line per part: its exit code and seconds; exits 1 if any part failed.
 #
 # Switches (for a dry run on a machine without a GPU, e.g. with KIT_TEST_DEVICE=cpu):
 #   PYTHON=...                 the interpreter (default python3, the one with torch there)
@@ -51,15 +51,17 @@ fi
 export PY SITE FFMPEG_NOTE
 
 declare -a SUMMARY=()
+FAILED=0
 part() {  # part NAME TIMEOUT_S COMMAND...: run COMMAND, log to $OUT/NAME.log, remember exit code and time
     local name=$1 limit=$2 start rc
     shift 2
     start=$(date +%s)
-    echo "===== $name: $*"
+    echo "===== $name"
     timeout --kill-after=10 "$limit" "$@" 2>&1 | tee "$OUT/$name.log"
     rc=${PIPESTATUS[0]}
     [ "$rc" = 124 ] && echo "===== $name: stopped after $limit s" | tee -a "$OUT/$name.log"
     SUMMARY+=("$(printf '%-7s exit %-3s %4s s' "$name" "$rc" "$(($(date +%s) - start))")")
+    [ "$rc" = 0 ] || FAILED=1
 }
 
 setup() {
@@ -106,3 +108,4 @@ fi
     echo "===== summary (logs in $OUT)"
     printf '%s\n' "${SUMMARY[@]}"
 } | tee "$OUT/summary.txt"
+exit $FAILED

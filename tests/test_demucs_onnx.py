@@ -6,13 +6,12 @@ size; the exported file lands in a temporary ``KIT_ONNX_DIR``.
 
 from __future__ import annotations
 
-import random
 import warnings
 
 import numpy as np
 import pytest
 import torch
-from model_fixtures import STEMS_4, make_random_htdemucs
+from model_fixtures import STEMS_4, apply_model_seeded, make_random_htdemucs, normalised_song
 
 import kit
 from kit.errors import KitWarning
@@ -25,27 +24,13 @@ pytest.importorskip("onnx")
 
 @pytest.fixture(scope="module")
 def mix():
-    y, _ = kit.examples.load_song(duration_s=2.3)
-    wav = torch.from_numpy(np.ascontiguousarray(y))
-    ref = wav.mean(0)
-    return (wav - ref.mean()) / (ref.std() + 1e-8)
+    return normalised_song(2.3)
 
 
 @pytest.fixture()
 def onnx_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("KIT_ONNX_DIR", str(tmp_path))
     return tmp_path
-
-
-def reference(model, mix, *, shifts, segment=None, seed=0):
-    from demucs.apply import apply_model
-
-    state = random.getstate()
-    random.seed(seed)
-    try:
-        return apply_model(model, mix[None], shifts=shifts, overlap=0.25, segment=segment)[0]
-    finally:
-        random.setstate(state)
 
 
 def notes(caught) -> list[str]:
@@ -55,7 +40,7 @@ def notes(caught) -> list[str]:
 @pytest.mark.parametrize("shifts, segment", [(1, None), (0, 1.5)])  # 1.5 s: padded to the model's 1.95
 def test_onnx_runtime_equals_apply_model_and_keeps_its_export(mix, onnx_dir, monkeypatch, shifts, segment):
     model = make_random_htdemucs(STEMS_4, seed=0)[0]
-    expected = reference(model, mix, shifts=shifts, segment=segment, seed=3)
+    expected = apply_model_seeded(model, mix, shifts=shifts, segment=segment, seed=3)
     calls = []
     real_call = ko._Forward.__call__
     monkeypatch.setattr(ko._Forward, "__call__", lambda self, x: calls.append(1) or real_call(self, x))

@@ -112,10 +112,9 @@ def test_cancel_while_waiting_leaves_the_queue(tmp_path):
         assert slot == 0
 
 
-def test_the_app_waits_its_turn_and_says_how_many_are_ahead(tmp_path, monkeypatch):
-    """Two visitors' kernels on one server: the second separation waits for the first's slot."""
-    import threading
-
+def _app_behind_another_visitor(tmp_path, monkeypatch):
+    """An app with one separation slot, held by another kernel separating a long song (until
+    ``tmp_path / "release"`` appears); returns the app, the list of its status texts, the other process."""
     from kit.ui import karaoke_maker
 
     monkeypatch.setenv("KIT_JOBS_DIR", str(tmp_path / "locks"))
@@ -125,6 +124,14 @@ def test_the_app_waits_its_turn_and_says_how_many_are_ahead(tmp_path, monkeypatc
     app = karaoke_maker(model="center", device="cpu", workdir=tmp_path)
     seen = []
     app.status.observe(lambda change: seen.append(change["new"]), names="value")
+    return app, seen, holder
+
+
+def test_the_app_waits_its_turn_and_says_how_many_are_ahead(tmp_path, monkeypatch):
+    """Two visitors' kernels on one server: the second separation waits for the first's slot."""
+    import threading
+
+    app, seen, holder = _app_behind_another_visitor(tmp_path, monkeypatch)
     clicked = threading.Thread(target=app.whole_button.click)
     clicked.start()
     try:
@@ -147,15 +154,7 @@ def test_a_visitor_who_waits_can_cancel_and_the_kernel_hears_it(tmp_path, monkey
     """
     import asyncio
 
-    from kit.ui import karaoke_maker
-
-    monkeypatch.setenv("KIT_JOBS_DIR", str(tmp_path / "locks"))
-    monkeypatch.setenv("KIT_MAX_JOBS", "1")
-    holder = _start(tmp_path, "other visitor", 1, 600)  # another kernel separating a long song
-    _wait_for(lambda: (tmp_path / "locks" / "slot-0").exists())
-    app = karaoke_maker(model="center", device="cpu", workdir=tmp_path)
-    seen = []
-    app.status.observe(lambda change: seen.append(change["new"]), names="value")
+    app, seen, holder = _app_behind_another_visitor(tmp_path, monkeypatch)
 
     async def until(condition, timeout_s=60.0):
         deadline = time.monotonic() + timeout_s

@@ -13,13 +13,17 @@ once per thread count, and both wall time and this process's CPU time
 (``time.process_time``, all threads) are printed. On a machine shared with
 other work, trust the CPU-time ratio: wall time there measures the neighbours.
 
-Levers kept in kit's default path: ``inference_mode`` and MultiheadAttention's fast
+Levers kept in kit's default path: ``inference_mode``, MultiheadAttention's fast
 path off on the CPU (the fused attention kernel; ``--mha-fast-path`` adds a kit side
-with the fast path on, to see that lever alone). Opt-in: ``--onnx`` adds kit with
+with the fast path on, to see that lever alone), and large allocations served from
+memory freed by the previous segment (``kit.heap``; ``--no-heap-reuse`` adds a kit
+side without it). apply_model runs with glibc's usual settings: after a kit run
+they are left at the top of glibc's own dynamic range, as favourable to it as
+glibc's defaults get. Opt-in: ``--onnx`` adds kit with
 ``runtime="onnx"`` (ONNX Runtime; the one-off export is timed and printed apart).
 
 Run: .venv/bin/python benchmarks/bench_demucs_cpu.py [--seconds 180] [--threads 1,2] [--repeats 2]
-     [--batch-size 2] [--channels-last] [--mha-fast-path] [--onnx]
+     [--batch-size 2] [--channels-last] [--mha-fast-path] [--no-heap-reuse] [--onnx]
      (each adds a kit side: a lever measured on its own)
 """
 
@@ -48,6 +52,8 @@ def main() -> None:
                         help="also time kit with the network's 4-d weights in channels-last layout")
     parser.add_argument("--mha-fast-path", action="store_true",
                         help="also time kit with torch's MultiheadAttention fast path on (the old way)")
+    parser.add_argument("--no-heap-reuse", action="store_true",
+                        help="also time kit with malloc's usual fresh pages (kit.heap's lever off)")
     parser.add_argument("--onnx", action="store_true", help="also time kit with runtime='onnx'")
     args = parser.parse_args()
 
@@ -98,6 +104,20 @@ def main() -> None:
                 demucs_batched._fused_attention = kept
 
         sides["kit MHA fast path"] = fast_path
+    if args.no_heap_reuse:
+        import contextlib
+
+        from kit.separators import demucs_batched
+
+        def fresh_pages():
+            kept = demucs_batched.reuse_freed_memory
+            demucs_batched.reuse_freed_memory = contextlib.nullcontext
+            try:
+                return via_kit()
+            finally:
+                demucs_batched.reuse_freed_memory = kept
+
+        sides["kit fresh pages"] = fresh_pages
     if args.onnx:
         import os
         import tempfile

@@ -25,6 +25,8 @@ glibc's defaults get. Opt-in: ``--onnx`` adds kit with
 Run: .venv/bin/python benchmarks/bench_demucs_cpu.py [--seconds 180] [--threads 1,2] [--repeats 2]
      [--batch-size 2] [--channels-last] [--mha-fast-path] [--no-heap-reuse] [--onnx]
      (each adds a kit side: a lever measured on its own)
+     .venv/bin/python benchmarks/bench_demucs_cpu.py --fresh-processes [--seconds 180] [--threads 1,2]
+     (apply_model and kit each in a new process per run, as a user starts them)
 """
 
 from __future__ import annotations
@@ -55,7 +57,14 @@ def main() -> None:
     parser.add_argument("--no-heap-reuse", action="store_true",
                         help="also time kit with malloc's usual fresh pages (kit.heap's lever off)")
     parser.add_argument("--onnx", action="store_true", help="also time kit with runtime='onnx'")
+    parser.add_argument("--fresh-processes", action="store_true",
+                        help="run each side in a new process of its own instead (apply_model and kit only)")
+    parser.add_argument("--one", choices=["apply_model", "kit"], help=argparse.SUPPRESS)
+    parser.add_argument("--save", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.fresh_processes:
+        _fresh_processes(args)
+        return
 
     import numpy as np
     import torch
@@ -83,6 +92,16 @@ def main() -> None:
                              batch_size=batch_size, runtime=runtime)
 
     sides = {"apply_model": reference, "kit": via_kit}
+    if args.one:  # one run of one side in this process (--fresh-processes starts it)
+        import json
+        import time
+
+        torch.set_num_threads(int(args.threads))
+        t0, c0 = time.perf_counter(), time.process_time()
+        stems = sides[args.one]()
+        print(json.dumps({"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0}))
+        np.save(args.save, stems.numpy())
+        return
     if args.batch_size:
         sides[f"kit batch {args.batch_size}"] = lambda: via_kit(args.batch_size)
     if args.channels_last:
@@ -159,6 +178,47 @@ def main() -> None:
                       f"{args.seconds / c:.2f} per CPU-second ({n} threads)")
     finally:
         torch.set_num_threads(before)
+
+
+def _fresh_processes(args) -> None:
+    """apply_model and kit, each run in a process of its own, in turns: as a user meets them.
+
+    In one process glibc's heap outlives a run: apply_model after kit finds the
+    free memory kit's block left and reuses part of it (kit.heap). Here each run
+    starts with malloc as a fresh program has it, and pays its own first segment
+    (oneDNN picking kernels), as a fresh ``demucs`` or ``kit separate`` does.
+    """
+    import json
+    import statistics
+    import subprocess
+    import tempfile
+
+    import numpy as np
+
+    print(f"song {args.seconds:g} s, htdemucs architecture (random weights), shifts={args.shifts}, "
+          "overlap 0.25, every run in a fresh process")
+    folder = Path(tempfile.mkdtemp(prefix="kit-bench-"))
+    for n in [int(t) for t in args.threads.split(",")]:
+        print(f"torch threads {n}:")
+        wall = {"apply_model": [], "kit": []}
+        cpu = {"apply_model": [], "kit": []}
+        for i in range(args.repeats):
+            for side in ["apply_model", "kit"] if i % 2 == 0 else ["kit", "apply_model"]:
+                done = subprocess.run(
+                    [sys.executable, __file__, "--one", side, "--threads", str(n), "--seconds", str(args.seconds),
+                     "--shifts", str(args.shifts), "--save", str(folder / f"{side}.npy")],
+                    capture_output=True, text=True, check=True)
+                took = json.loads(done.stdout.strip().splitlines()[-1])
+                wall[side].append(took["wall"])
+                cpu[side].append(took["cpu"])
+                print(f"  run {i + 1} {side:>11}: {took['wall']:.2f} s wall, {took['cpu']:.2f} s CPU", flush=True)
+        diff = float(np.max(np.abs(np.load(folder / "kit.npy") - np.load(folder / "apply_model.npy"))))
+        ref_w, ref_c = statistics.median(wall["apply_model"]), statistics.median(cpu["apply_model"])
+        w, c = statistics.median(wall["kit"]), statistics.median(cpu["kit"])
+        print(f"  speed-up kit vs apply_model ({n} threads, fresh processes): wall {ref_w / w:.3f}x, "
+              f"CPU {ref_c / c:.3f}x (goal >= 1.5x); apply_model {ref_w:.1f} s wall; "
+              f"max |kit - apply_model| = {diff:.2e} (goal <= 1e-4)")
+        print(f"  kit: {args.seconds / w:.2f} s of song per second on the clock ({n} threads)")
 
 
 if __name__ == "__main__":

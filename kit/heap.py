@@ -8,8 +8,8 @@ VM, where a buffer already in the heap takes 5 ms. :func:`reuse_freed_memory`
 tells malloc to serve large allocations from its heap and keep what is freed
 there, for as long as the block runs, then hands the free memory back to the
 system (``malloc_trim``). Measured in CONTRIBUTING ("Demucs on the CPU";
-``benchmarks/bench_demucs_cpu.py --no-heap-reuse``): 1.11x on a 3-minute song
-with one thread, 1.05x with two; the U-Net 1.2x on a 65 s song.
+``benchmarks/bench_demucs_cpu.py --no-heap-reuse``): 1.14x per Demucs segment,
+1.11x on a 3-minute song with one thread.
 
 Afterwards malloc keeps glibc's usual settings (at the top of its own dynamic
 range); free chunks the block left in the heap can still serve later large

@@ -23,14 +23,12 @@ notebooks/05_spectrogram_unet.ipynb
 
 from __future__ import annotations
 
-import contextlib
 import math
 import warnings
 
 import numpy as np
 
 from ..errors import KitError, KitWarning, OptionError
-from ..heap import reuse_freed_memory
 from ..progress import Progress, report
 from .base import Separator, free_device_memory, is_out_of_memory, make_memory_error
 
@@ -112,10 +110,7 @@ class UNetSeparator(Separator):
                 # bf16 touches only the networks' convolutions (autocast); the STFTs and masks stay fp32
                 low = torch.autocast(torch.device(device).type, dtype=torch.bfloat16,
                                      enabled=self.precision == "bf16")
-                # on the CPU, each segment's spectrogram-sized tensors reuse the memory the
-                # previous segment freed (kit.heap: 1.2x on a 65 s song, 2 threads)
-                reuse = reuse_freed_memory() if device == "cpu" else contextlib.nullcontext()
-                with torch.inference_mode(), low, reuse:
+                with torch.inference_mode(), low:
                     return separate_in_segments(y, nets, device=device, batch_segments=batch, progress=progress)
             except RuntimeError as exc:
                 if not is_out_of_memory(exc):

@@ -14,8 +14,8 @@ __all__ = ["describe_engine", "list_model_choices", "estimate_seconds", "format_
 # Rough speeds, in seconds of song per second of work, per device. CPU figures: a 3-minute
 # song through kit.separate on a busy 2-core AVX2 machine (unet 19x, centre 540x, HPSS 11.6x,
 # REPET-SIM 3.7x); Demucs (htdemucs's size) from benchmarks/bench_demucs_cpu.py on the same
-# machine when quiet: 1.66 s of song per second with both cores, 0.92 with one, so 1.5 here
-# for a laptop's cores shared with the browser; the CUDA ones
+# machine when quiet: 1.7-1.9 s of song per second with both cores, 0.96 with one (heap lever
+# on, 2026-12-05), so 1.5 here for a laptop's cores shared with the browser; the CUDA ones
 # were measured on an H200 through kit (unet 1929x, a Demucs of the real size 87x). They only
 # set the order of magnitude of an estimate: after a preview the app uses the speed it measured.
 # unet on the CPU is set lower than its 19x: the app's kernel shares the cores (measured

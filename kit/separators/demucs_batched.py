@@ -356,51 +356,51 @@ def apply_batched(model, mix, *, shifts: int = 1, overlap: float = 0.25, segment
     keep_out_on_device = device.type != "cuda" or out_bytes < 0.3 * _cuda_free_bytes(device)
     out = torch.zeros(len(model.sources), channels, length,
                       device=device if keep_out_on_device else "cpu")
-    # On the CPU, large activations come from memory the previous segment freed instead of
-    # fresh pages from the kernel (kit.heap; benchmarks/bench_demucs_cpu.py --no-heap-reuse).
-    with reuse_freed_memory() if device.type == "cpu" else contextlib.nullcontext():
-        for net, net_weights, segments in zip(nets, bag_weights, work, strict=True):
-            net.to(device)
-            net.eval()
-            source_scale = torch.tensor([w / t * scale for w, t in zip(net_weights, totals, strict=True)])
-            factors = {}  # segment key -> (sources, 1, length) factor, on the output's device
-            size = batch_size or (None if device.type == "cuda" else CPU_BATCH)
-            call = None
-            if runtime == "onnx" and device.type == "cpu":
-                from .demucs_onnx import onnx_forward
+    for net, net_weights, segments in zip(nets, bag_weights, work, strict=True):
+        net.to(device)
+        net.eval()
+        source_scale = torch.tensor([w / t * scale for w, t in zip(net_weights, totals, strict=True)])
+        factors = {}  # segment key -> (sources, 1, length) factor, on the output's device
+        size = batch_size or (None if device.type == "cuda" else CPU_BATCH)
+        call = None
+        if runtime == "onnx" and device.type == "cpu":
+            from .demucs_onnx import onnx_forward
 
-                call = onnx_forward(net)
-            runner = _Runner(call or net, device, batch_size=size, precision=precision)
-            queue = list(segments)
-            # inference_mode, not no_grad: no version counters or view tracking on the
-            # network's activations (benchmarks/bench_demucs_cpu.py). ``out`` is made outside,
-            # so it stays an ordinary tensor the caller can scale in place.
-            with torch.inference_mode(), _fused_attention(device):
-                while queue:
-                    if runner.batch_size is None:
-                        batch, y = queue[:1], runner.calibrate(mix_dev, queue[0], len(queue) - 1)
-                    else:
-                        # one network call takes one input width (the last segment of an
-                        # HDemucs pass can be narrower)
-                        width = queue[0].width
-                        batch = []
-                        for seg in queue[:runner.batch_size]:
-                            if seg.width != width:
-                                break
-                            batch.append(seg)
-                        y = runner.run(mix_dev, batch)
-                    queue = queue[len(batch):]
-                    y = y.to(out.device)
-                    for b, seg in enumerate(batch):
-                        if seg.key not in factors:
-                            factors[seg.key] = (source_scale[:, None, None] * seg.coef[None, None, :]).to(out.device)
-                        trim = (seg.width - seg.length) // 2  # center_trim: the odd sample goes on the right
-                        lo, hi = max(0, seg.start), min(length, seg.start + seg.length)
-                        a, z = lo - seg.start, hi - seg.start
-                        out[:, :, lo:hi].addcmul_(y[b, :, :, trim + a:trim + z], factors[seg.key][:, :, a:z])
-                    del y
-                    n_done += len(batch)
-                    report(progress, min(0.99, n_done / n_total))
-            if len(nets) > 1:
-                net.to("cpu")  # as apply_model does for a bag: one network on the GPU at a time
+            call = onnx_forward(net)
+        runner = _Runner(call or net, device, batch_size=size, precision=precision)
+        queue = list(segments)
+        # inference_mode, not no_grad: no version counters or view tracking on the
+        # network's activations (benchmarks/bench_demucs_cpu.py). ``out`` is made outside,
+        # so it stays an ordinary tensor the caller can scale in place. On the CPU, large
+        # activations come from memory the previous segment freed, not fresh pages from the
+        # kernel (kit.heap; bench_demucs_cpu.py --no-heap-reuse).
+        reuse = reuse_freed_memory() if device.type == "cpu" else contextlib.nullcontext()
+        with torch.inference_mode(), _fused_attention(device), reuse:
+            while queue:
+                if runner.batch_size is None:
+                    batch, y = queue[:1], runner.calibrate(mix_dev, queue[0], len(queue) - 1)
+                else:
+                    # one network call takes one input width (the last segment of an
+                    # HDemucs pass can be narrower)
+                    width = queue[0].width
+                    batch = []
+                    for seg in queue[:runner.batch_size]:
+                        if seg.width != width:
+                            break
+                        batch.append(seg)
+                    y = runner.run(mix_dev, batch)
+                queue = queue[len(batch):]
+                y = y.to(out.device)
+                for b, seg in enumerate(batch):
+                    if seg.key not in factors:
+                        factors[seg.key] = (source_scale[:, None, None] * seg.coef[None, None, :]).to(out.device)
+                    trim = (seg.width - seg.length) // 2  # center_trim: the odd sample goes on the right
+                    lo, hi = max(0, seg.start), min(length, seg.start + seg.length)
+                    a, z = lo - seg.start, hi - seg.start
+                    out[:, :, lo:hi].addcmul_(y[b, :, :, trim + a:trim + z], factors[seg.key][:, :, a:z])
+                del y
+                n_done += len(batch)
+                report(progress, min(0.99, n_done / n_total))
+        if len(nets) > 1:
+            net.to("cpu")  # as apply_model does for a bag: one network on the GPU at a time
     return out.cpu()

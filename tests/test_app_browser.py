@@ -266,6 +266,18 @@ def test_two_visitors_at_once(visitors, shots, tmp_path):
     # a backing track, not the song: the vocals are out, so it differs from the original
     n = min(y.shape[1], song.shape[1])
     assert np.sqrt(np.mean((y[:, :n] - song[:, :n]) ** 2)) > 0.01
+    # vocals back in and download in the same moment: the page tells the kernel of the switch 400 ms
+    # later, the click at once; the click brings the page's settings, so the file has the vocals
+    with page_a.expect_download(timeout=WORK_TIMEOUT_MS) as info:
+        page_a.evaluate("""() => { document.querySelector(".kit-mixer .kit-wm-on[title^='vocals ']").click();
+            document.querySelector(".kit-section-download .kit-download button").click(); }""")
+    assert info.value.suggested_filename == "Bundled song (ccMixter clip) (full mix).mp3"
+    info.value.save_as(tmp_path / "full.mp3")
+    full, _ = kit.load(tmp_path / "full.mp3")
+    n = min(full.shape[1], song.shape[1])
+    assert np.sqrt(np.mean((full[:, :n] - song[:, :n]) ** 2)) < 0.5 * np.sqrt(np.mean((y[:, :n] - song[:, :n]) ** 2))
+    page_a.wait_for_function("() => document.querySelector('.kit-mixer').innerText.includes('Playing: full mix')",
+                             timeout=WORK_TIMEOUT_MS)  # and the kernel hears of it a moment later
 
     # B: a 45 MB WAV gets through the websocket too
     wav = tmp_path / "Big take.wav"

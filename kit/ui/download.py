@@ -23,7 +23,7 @@ from pathlib import Path
 import anywidget
 import traitlets
 
-__all__ = ["DownloadButton", "make_download", "encode_audio", "name_download", "DOWNLOAD_FORMATS"]
+__all__ = ["DownloadButton", "PageValues", "make_download", "encode_audio", "name_download", "DOWNLOAD_FORMATS"]
 
 # format -> MIME type
 DOWNLOAD_FORMATS = {"mp3": "audio/mpeg", "wav": "audio/wav"}
@@ -80,11 +80,24 @@ function render({ model, el }) {
     a.remove();
   }
 
-  button.addEventListener("click", () => {
+  // What the page shows now, of the widgets the file is made from. A widget tells the kernel of a
+  // change a moment later (a mixer waits 400 ms; ipywidgets holds a change back while the kernel is
+  // busy with the previous one), so a click can reach the kernel before the change it follows.
+  async function pageState() {
+    const page = {};
+    for (const [id, keys] of model.get("reads") || []) {
+      try {
+        const other = await model.widget_manager.get_model(id);
+        page[id] = Object.fromEntries(keys.map((k) => [k, other.get(k)]));
+      } catch (err) { /* gone (a new mixer): the kernel uses what it has */ }
+    }
+    return page;
+  }
+  button.addEventListener("click", async () => {
     waiting = true;
     update();
     say([], NOTE);
-    model.send({ event: "click" });
+    model.send({ event: "click", page: await pageState() });
   });
   const onMessage = (msg, buffers) => {
     if (!msg || !waiting) return;
@@ -190,19 +203,35 @@ class DownloadButton(anywidget.AnyWidget):
     _esm = _ESM
     description = traitlets.Unicode("Download").tag(sync=True)
     disabled = traitlets.Bool(False).tag(sync=True)
+    reads = traitlets.List().tag(sync=True)  # [[model id, [trait names]], ...]: sent back with a click
 
-    def __init__(self, make_file, **kwargs):
+    def __init__(self, make_file, *, reads=None, **kwargs):
         super().__init__(**kwargs)
         self._make_file = make_file
+        self._passes_page = reads is not None
+        self.read_from(reads or [])
         self.filename, self.size_bytes = None, 0
         self.on_msg(self._on_browser_message)
 
-    def click(self) -> tuple[str, bytes] | None:
-        """Do what a click in the browser does; return ``(filename, data)`` sent, or None after a problem."""
+    def read_from(self, reads) -> None:
+        """Which widgets' values a click brings from the page: ``[(widget, ["value"]), ...]``."""
+        self.reads = [[widget.model_id, list(keys)] for widget, keys in reads]
+
+    def click(self, page: dict | None = None) -> tuple[str, bytes] | None:
+        """Do what a click in the browser does; return ``(filename, data)`` sent, or None after a problem.
+
+        ``page`` is what the browser sends with a click: ``{model id: {trait: value}}`` of
+        the widgets named in ``reads``, as the page showed them. Made with ``reads``, the
+        button calls ``make_file(page=PageValues(page))``; a script's click passes none,
+        and the kernel's values are used.
+        """
         from .karaoke import describe_failure
 
         try:
-            name, data = self._make_file()
+            if self._passes_page:
+                name, data = self._make_file(page=PageValues(page))
+            else:
+                name, data = self._make_file()
         except Exception as exc:  # the page is the user's only view: say it in words, stop the spinner
             self.send({"event": "error", "text": describe_failure(exc, doing="making the download")})
             return None
@@ -214,7 +243,29 @@ class DownloadButton(anywidget.AnyWidget):
 
     def _on_browser_message(self, _widget, content, _buffers) -> None:
         if isinstance(content, dict) and content.get("event") == "click":
-            self.click()
+            page = content.get("page")
+            self.click(page if isinstance(page, dict) else None)
+
+
+class PageValues:
+    """The values a click saw on the page, falling back on the kernel's for anything not sent.
+
+    Examples
+    --------
+    >>> import ipywidgets as widgets
+    >>> key = widgets.FloatSlider(value=0.0)
+    >>> PageValues({key.model_id: {"value": 2}}).get(key, "value"), PageValues(None).get(key, "value")
+    (2, 0.0)
+    """
+
+    def __init__(self, page: dict | None):
+        self._page = page if isinstance(page, dict) else {}
+
+    def get(self, widget, key: str):
+        state = self._page.get(widget.model_id)
+        if isinstance(state, dict) and key in state:
+            return state[key]
+        return getattr(widget, key)
 
 
 def make_download(y, sr: int, filename: str, *, format: str = "mp3", workdir, label: str | None = None):

@@ -181,7 +181,8 @@ class KaraokeMaker(widgets.VBox):
         self.format = widgets.ToggleButtons(options=[("MP3", "mp3"), ("WAV", "wav")], value="mp3",
                                             style={"button_width": "70px"})
         # one click: the button makes the file from the mix as it is now and the browser saves it
-        self.download_button = DownloadButton(self._make_download_file, description="Download the backing track",
+        self.download_button = DownloadButton(self._make_download_file, reads=[(self.format, ["value"])],
+                                              description="Download the backing track",
                                               disabled=True)
         self.download_button.add_class("kit-download")
         self.download_note = widgets.HTML()
@@ -690,6 +691,8 @@ class KaraokeMaker(widgets.VBox):
                                 duration_s=duration_s, drop=singer)
         self.mixer.observe_mix(self._on_mix)
         self.mixer_box.children = (self.mixer,)
+        # a click brings the mix's and format's settings as the page shows them (they may be on their way)
+        self.download_button.read_from([(self.format, ["value"]), *self.mixer.page_controls()])
         if carry is not None:
             _carry_settings(carry, self.mixer)
         self._on_mix(self.mixer)
@@ -754,9 +757,9 @@ class KaraokeMaker(widgets.VBox):
             self._set_busy(False)
             self.keep_backing.value = "lead_vocals" in self.mixer.stems  # as the mixer is, also after a failure
 
-    def _track_name(self) -> str:
+    def _track_name(self, settings: dict | None = None) -> str:
         extra = "" if self.stems_range == (0.0, self.duration_s) else ", preview"
-        name = f"{self.song_name} ({self.mixer.describe()}{extra})"
+        name = f"{self.song_name} ({self.mixer.describe(settings)}{extra})"
         return "".join(c for c in name if c not in '/\\:*?"<>|')
 
     def _on_mix(self, _mixer) -> None:
@@ -775,15 +778,18 @@ class KaraokeMaker(widgets.VBox):
         if self.voice is not None:
             self.voice.format = self.format.value  # "Add my voice" saves in the same format
 
-    def _make_download_file(self) -> tuple[str, bytes]:
-        """The backing track as it sounds now, encoded in the chosen format (the download button's click)."""
+    def _make_download_file(self, page=None) -> tuple[str, bytes]:
+        """The backing track as the page plays it at the click, in the format chosen there."""
         from ..errors import OptionError
+        from .download import PageValues
 
         if self.mixer is None:
             raise OptionError("Separate the song first (section 3); then the backing track can be saved.")
-        fmt = self.format.value
-        return f"{self._track_name()}.{fmt}", encode_audio(self.mixer.render(), self.sr, format=fmt,
-                                                           workdir=self.workdir)
+        page = page if page is not None else PageValues(None)
+        fmt = str(page.get(self.format, "value"))
+        settings = self.mixer.settings_on_page(page)
+        return f"{self._track_name(settings)}.{fmt}", encode_audio(self.mixer.render(settings), self.sr,
+                                                                   format=fmt, workdir=self.workdir)
 
     def _update_voice(self) -> None:
         add_my_voice = _voice_widget()

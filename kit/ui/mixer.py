@@ -169,24 +169,45 @@ class StemMixer(widgets.VBox):
     @property
     def settings(self) -> dict:
         """What the mix is made of: kept stems with their gains, dropped stems, key, limiter."""
-        if self.web is not None:  # what the page plays (it tells the kernel after each change)
-            on, solo, gains = self.web.on, self.web.solo, self.web.gains_db
+        return self.settings_on_page(None)
+
+    def page_controls(self) -> list:
+        """The widgets that set the mix, with their traits: ``[(widget, ["value"]), ...]``.
+
+        A download button reads them from the page at its click (``DownloadButton.read_from``).
+        """
+        if self.web is not None:
+            controls = [(self.web, ["on", "solo", "gains_db"])]
         else:
-            on = {n: w.value for n, w in self._on.items()}
-            solo = {n: w.value for n, w in self._solo.items()}
-            gains = {n: w.value for n, w in self._gain.items()}
+            controls = [(w, ["value"]) for group in (self._on, self._solo, self._gain) for w in group.values()]
+        return controls + [(self._semitones, ["value"]), (self._limit, ["value"])]
+
+    def settings_on_page(self, page) -> dict:
+        """:attr:`settings` as a page showed them (a :class:`kit.ui.download.PageValues`; None: the kernel's).
+
+        The page tells the kernel of a change a moment later; a download made at a click
+        uses what the listener saw and heard then.
+        """
+        from .download import PageValues
+
+        page = page if page is not None else PageValues(None)
+        if self.web is not None:  # what the page plays (it tells the kernel after each change)
+            on, solo, gains = (page.get(self.web, k) or {} for k in ("on", "solo", "gains_db"))
+        else:
+            on, solo, gains = ({n: page.get(w, "value") for n, w in group.items()}
+                               for group in (self._on, self._solo, self._gain))
         soloed = [n for n in self._stems if solo.get(n)]
         kept = soloed if soloed else [n for n in self._stems if on.get(n, True)]
         return {
             "gains_db": {n: float(gains.get(n, 0.0)) for n in kept},
             "dropped": [n for n in self._stems if n not in kept],
-            "semitones": float(self._semitones.value),
-            "limit": bool(self._limit.value),
+            "semitones": float(page.get(self._semitones, "value")),
+            "limit": bool(page.get(self._limit, "value")),
         }
 
-    def describe(self) -> str:
-        """A few words for a file name: ``"no vocals, drums -3 dB, -1 st"``."""
-        s = self.settings
+    def describe(self, settings: dict | None = None) -> str:
+        """A few words for a file name: ``"no vocals, drums -3 dB, -1 st"`` (of ``settings``, default the current)."""
+        s = self.settings if settings is None else settings
         kept, dropped = list(s["gains_db"]), s["dropped"]
         if not kept:
             parts = ["silence"]
@@ -289,12 +310,14 @@ class StemMixer(widgets.VBox):
         self._unlimited = (key, y)
         return y
 
-    def _key(self) -> tuple:
-        s = self.settings
+    @staticmethod
+    def _key(s: dict) -> tuple:
         return (tuple(sorted(s["gains_db"].items())), s["semitones"], s["limit"])
 
-    def render(self) -> np.ndarray:
+    def render(self, settings: dict | None = None) -> np.ndarray:
         """The current mix, ``(channels, samples)`` float32, exactly what the player plays.
+
+        ``settings`` (from :meth:`settings_on_page`) renders the mix a page showed instead.
 
         Made by :func:`kit.make_backing_track` from the stems with the kept
         stems' gains (``method="minus"`` when the widget was given the mixture),
@@ -302,12 +325,12 @@ class StemMixer(widgets.VBox):
         limiter is on and the mix comes within 2 dB of full scale. Silence when
         every stem is off.
         """
-        key = self._key()
+        s = self.settings if settings is None else settings
+        key = self._key(s)
         if self._current is not None and self._current[0] == key:
             return self._current[1].copy()
         from ..mix import apply_limiter
 
-        s = self.settings
         y = self._mix_in_key(s)
         if s["limit"] and np.max(np.abs(y), initial=0.0) > _LIMIT_ABOVE:
             y = apply_limiter(y, self.sr)

@@ -10,6 +10,12 @@ widget channel as a binary buffer (no base64, no file server). The browser puts
 them in a Blob and saves it under the given name with a hidden ``<a download>``.
 A "save again" link stays beside the button, in case a browser asked first.
 
+The kernel's copy of a widget's value can be behind the page's: ipywidgets holds a
+change back while the kernel is busy with that widget's previous one, and kit's page
+mixer tells the kernel 400 ms after a change. So a button made with ``reads`` (the
+widgets the file is made from) sends their values as the page shows them with the
+click, and ``make_file(page=...)`` makes the file from those.
+
 Needing no file server, it works the same under ``kit app``, plain ``voila``,
 Binder and JupyterLab, and one visitor's files are never reachable by another.
 Kernel-to-browser messages have no Tornado size limit; a 5-minute song is about

@@ -266,17 +266,20 @@ def test_two_visitors_at_once(visitors, shots, tmp_path):
     # a backing track, not the song: the vocals are out, so it differs from the original
     n = min(y.shape[1], song.shape[1])
     assert np.sqrt(np.mean((y[:, :n] - song[:, :n]) ** 2)) > 0.01
-    # vocals back in and download in the same moment: the page tells the kernel of the switch 400 ms
-    # later, the click at once; the click brings the page's settings, so the file has the vocals
+    # the backing down 12 dB and download in the same moment: the page tells the kernel of a gain
+    # 400 ms after the slider stops, the click at once; the click brings the page's settings
     with page_a.expect_download(timeout=WORK_TIMEOUT_MS) as info:
-        page_a.evaluate("""() => { document.querySelector(".kit-mixer .kit-wm-on[title^='vocals ']").click();
+        page_a.evaluate("""() => {
+            const s = document.querySelector(".kit-mixer .kit-wm-gain[aria-label^='accompaniment']");
+            s.value = "-12"; s.dispatchEvent(new Event("input", { bubbles: true }));
             document.querySelector(".kit-section-download .kit-download button").click(); }""")
-    assert info.value.suggested_filename == "Bundled song (ccMixter clip) (full mix).mp3"
-    info.value.save_as(tmp_path / "full.mp3")
-    full, _ = kit.load(tmp_path / "full.mp3")
-    n = min(full.shape[1], song.shape[1])
-    assert np.sqrt(np.mean((full[:, :n] - song[:, :n]) ** 2)) < 0.5 * np.sqrt(np.mean((y[:, :n] - song[:, :n]) ** 2))
-    page_a.wait_for_function("() => document.querySelector('.kit-mixer').innerText.includes('Playing: full mix')",
+    assert info.value.suggested_filename == "Bundled song (ccMixter clip) (no vocals, accompaniment -12 dB).mp3"
+    info.value.save_as(tmp_path / "quieter.mp3")
+    quieter, _ = kit.load(tmp_path / "quieter.mp3")
+    n = min(quieter.shape[1], y.shape[1])
+    level = 20 * np.log10(np.sqrt(np.mean(quieter[:, :n] ** 2)) / np.sqrt(np.mean(y[:, :n] ** 2)))
+    assert -13 < level < -11, level  # the file is 12 dB down, as the page played it
+    page_a.wait_for_function("() => document.querySelector('.kit-mixer').innerText.includes('accompaniment -12 dB')",
                              timeout=WORK_TIMEOUT_MS)  # and the kernel hears of it a moment later
 
     # B: a 45 MB WAV gets through the websocket too

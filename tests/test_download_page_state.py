@@ -1,6 +1,6 @@
 """A download is made from what the page showed at the click, not from what the kernel has heard so far.
 
-The page tells the kernel of a mixer change 400 ms later, and ipywidgets holds a
+The page tells the kernel of a mixer gain 400 ms later, and ipywidgets holds a
 change back while the kernel is busy with the previous one (a key shift takes
 seconds), so a click can reach the kernel before the change it follows. The
 browser found it: vocals off, key +2, download 2.5 s later -> the file had the

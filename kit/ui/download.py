@@ -12,9 +12,9 @@ A "save again" link stays beside the button, in case a browser asked first.
 
 The kernel's copy of a widget's value can be behind the page's: ipywidgets holds a
 change back while the kernel is busy with that widget's previous one, and kit's page
-mixer tells the kernel 400 ms after a change. So a button made with ``reads`` (the
-widgets the file is made from) sends their values as the page shows them with the
-click, and ``make_file(page=...)`` makes the file from those.
+mixer tells the kernel of a gain 400 ms after its slider stops. So a button made with
+``reads`` (the widgets the file is made from) sends their values as the page shows
+them with the click, and ``make_file(page=...)`` makes the file from those.
 
 Needing no file server, it works the same under ``kit app``, plain ``voila``,
 Binder and JupyterLab, and one visitor's files are never reachable by another.
@@ -87,7 +87,7 @@ function render({ model, el }) {
   }
 
   // What the page shows now, of the widgets the file is made from. A widget tells the kernel of a
-  // change a moment later (a mixer waits 400 ms; ipywidgets holds a change back while the kernel is
+  // change a moment later (a mixer gain waits 400 ms; ipywidgets holds a change back while the kernel is
   // busy with the previous one), so a click can reach the kernel before the change it follows.
   async function pageState() {
     const page = {};

@@ -2,7 +2,7 @@
 // Switches, solo and gains act on GainNodes at once; nothing is re-rendered or re-sent.
 // The kernel is told the settings (for the download) a moment after they stop changing.
 
-const SYNC_DELAY_MS = 400;  // one small message after a slider stops, not one per step
+const SYNC_DELAY_MS = 400;  // one small message after a gain slider stops, not one per step
 const RAMP_S = 0.015;  // a gain change glides over 15 ms: no click, still "at once"
 const REST = "__rest__";  // what the model put in no stem (mixture minus all stems): always on
 let lastPlayed = null;  // space on the page (not in a mixer) plays and pauses the mixer played last
@@ -88,7 +88,8 @@ function render({ model, el }) {
   function change(key, name, value) {
     model.set(key, { ...model.get(key), [name]: value });  // fires change:key -> applyGains
     clearTimeout(syncTimer);
-    syncTimer = setTimeout(() => model.save_changes(), SYNC_DELAY_MS);
+    if (key === "gains_db") syncTimer = setTimeout(() => model.save_changes(), SYNC_DELAY_MS);
+    else model.save_changes();  // a switch is one click: the kernel hears of it now
   }
   function applyGains() {
     const on = model.get("on"), solo = model.get("solo"), gains = model.get("gains_db");

@@ -1,9 +1,10 @@
 """A stem mixer widget: switch stems on and off, solo them, set gains, shift the key, hear the result.
 
-All the sound is made by kit functions: :func:`kit.make_backing_track` mixes and
-changes the key of the finished mix (:func:`kit.pitch.shift_pitch` on the one
-signal that is played: two shifted signals meant to cancel, such as the song and
-its vocal, would not), :func:`kit.mix.apply_limiter` holds the peaks (on at
+All the sound is made by kit functions: :func:`kit.make_backing_track` mixes; in
+another key each kept stem (and what the model put in no stem) is shifted on its own
+by :func:`kit.pitch.shift_pitch` and the shifted tracks are only added, never
+subtracted (two shifted signals meant to cancel, such as the song and its vocal,
+would not); :func:`kit.mix.apply_limiter` holds the peaks (on at
 first: a song's own peaks plus a stem's gain easily pass full scale). The widget
 only keeps the settings and shows what they give.
 
@@ -93,7 +94,7 @@ class StemMixer(widgets.VBox):
 
         self.web = None
         self._sent_semitones = 0.0  # the key of the stems the page has
-        self._page_shifted = None  # (semitones, page tracks in that key): a shift takes seconds
+        self._shifted = None  # (semitones, the tracks in that key): a shift takes seconds
         self._quiet = False
         row_layout = widgets.Layout(align_items="center")
         self._on, self._solo, self._gain = {}, {}, {}
@@ -282,33 +283,85 @@ class StemMixer(widgets.VBox):
     # --- sound -----------------------------------------------------------------
 
     def _mix_in_key(self, s: dict) -> np.ndarray:
-        """The mix of ``settings`` ``s`` in its key, before the limiter; the latest one is kept."""
+        """The mix of ``settings`` ``s`` in its key, before the limiter; the latest one is kept.
+
+        In the song's key: :func:`kit.make_backing_track` (``method="minus"`` with the
+        mixture). In another: the kept stems and the residue, each shifted once per key
+        (:meth:`_tracks_in_key`, the tracks the page plays), only added, so nothing is
+        subtracted after a shift (two shifted signals do not cancel) and a switch or a gain
+        in the new key costs a sum, not another shift. The download is what the page plays.
+        """
         key = (tuple(sorted(s["gains_db"].items())), s["semitones"])
         if self._unlimited is not None and self._unlimited[0] == key:
             return self._unlimited[1]
         from ..errors import KitWarning
         from ..mix import make_backing_track
-        from .progress import make_progress_bar
 
         if not s["gains_db"]:
             y = np.zeros_like(next(iter(self._stems.values())))
+        elif s["semitones"]:
+            from ..loudness import db_to_gain
+            from .web_mixer import REST_NAME
+
+            tracks = self._tracks_in_key(s["semitones"])
+            total = np.zeros(next(iter(tracks.values())).shape, dtype=np.float64)
+            for name, gain_db in s["gains_db"].items():
+                total += tracks[name] * db_to_gain(gain_db)
+            if REST_NAME in tracks:  # what the model put in no stem plays whenever a stem does
+                total += tracks[REST_NAME]
+            y = total.astype(np.float32)
         else:
-            progress = None
-            if s["semitones"]:
-                bar, progress = make_progress_bar(f"Key {_fmt_db(s['semitones'])} st")
-                self._busy.children = (bar,)
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", KitWarning)  # the widget says it in words instead
-                    # the key shift is applied to the finished mix, inside make_backing_track
-                    y = make_backing_track(self._stems, keep=list(s["gains_db"]), gains_db=s["gains_db"],
-                                           method="sum" if self._mixture is None else "minus",
-                                           mixture=self._mixture, sr=self.sr, semitones=s["semitones"],
-                                           progress=progress)
-            finally:
-                self._busy.children = ()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", KitWarning)  # the widget says it in words instead
+                y = make_backing_track(self._stems, keep=list(s["gains_db"]), gains_db=s["gains_db"],
+                                       method="sum" if self._mixture is None else "minus",
+                                       mixture=self._mixture, sr=self.sr)
         self._unlimited = (key, y)
         return y
+
+    def _tracks(self) -> dict:
+        """What the mix is made of: the stems and, with the mixture, the residue when it is not silent.
+
+        The residue (mixture minus all stems: what the model put in no stem) plays whenever a
+        stem plays, so the sum of the kept tracks is ``method="minus"``'s mix. It is left out
+        when it is under -60 dB.
+        """
+        from .web_mixer import REST_NAME
+
+        tracks = dict(self._stems)
+        if self._mixture is not None:
+            rest = self._mixture - np.sum(list(self._stems.values()), axis=0, dtype=np.float64)
+            level = float(np.sqrt(np.mean(np.square(self._mixture, dtype=np.float64))))
+            if float(np.sqrt(np.mean(np.square(rest)))) > 1e-3 * level:
+                tracks[REST_NAME] = rest.astype(np.float32)
+        return tracks
+
+    def _tracks_in_key(self, semitones: float) -> dict:
+        """:meth:`_tracks` shifted by ``semitones``, each on its own, at once on the CPU's cores; kept per key."""
+        if not semitones:
+            return self._tracks()
+        if self._shifted is None or self._shifted[0] != semitones:
+            import os
+            from concurrent.futures import ThreadPoolExecutor
+
+            from ..pitch import shift_pitch
+            from .progress import make_progress_bar
+
+            tracks = self._tracks()
+            bar, progress = make_progress_bar(f"Key {_fmt_db(semitones)} st")
+            self._busy.children = (bar,)
+            try:  # pedalboard's Rubber Band lets go of the GIL: one track per core at once
+                with ThreadPoolExecutor(max(1, min(len(tracks), os.cpu_count() or 1))) as pool:
+                    futures = {name: pool.submit(shift_pitch, y, self.sr, semitones=semitones)
+                               for name, y in tracks.items()}
+                    shifted = {}
+                    for i, (name, future) in enumerate(futures.items()):
+                        shifted[name] = future.result()
+                        progress((i + 1) / len(tracks))
+            finally:
+                self._busy.children = ()
+            self._shifted = (semitones, shifted)
+        return self._shifted[1]
 
     @staticmethod
     def _key(s: dict) -> tuple:
@@ -320,10 +373,10 @@ class StemMixer(widgets.VBox):
         ``settings`` (from :meth:`settings_on_page`) renders the mix a page showed instead.
 
         Made by :func:`kit.make_backing_track` from the stems with the kept
-        stems' gains (``method="minus"`` when the widget was given the mixture),
-        then shifted as one signal into the chosen key, then limited when the
-        limiter is on and the mix comes within 2 dB of full scale. Silence when
-        every stem is off.
+        stems' gains (``method="minus"`` when the widget was given the mixture);
+        in another key, the kept stems and the residue each shifted on its own and
+        added (see :meth:`_mix_in_key`); then limited when the limiter is on and
+        the mix comes within 2 dB of full scale. Silence when every stem is off.
         """
         s = self.settings if settings is None else settings
         key = self._key(s)
@@ -355,39 +408,11 @@ class StemMixer(widgets.VBox):
         return next(iter(self._stems.values())).shape[1] / self.sr
 
     def _page_tracks(self, a: int, b: int) -> dict:
-        """Samples ``a:b`` of what the page mixes, in the key it plays: the stems and the residue.
+        """Samples ``a:b`` of what the page mixes, in the key it plays (:meth:`_tracks_in_key`).
 
-        The residue (mixture minus all stems: what the model put in no stem) plays whenever a
-        stem plays, so the page's sum is the kernel's ``method="minus"`` mix. It is left out
-        when it is under -60 dB. In another key each track is shifted on its own; the page
-        only adds them (nothing in it cancels), while the download shifts the finished mix.
+        The page only adds them (nothing in it cancels), as the kernel's mix in another key does.
         """
-        from .web_mixer import REST_NAME
-
-        tracks = dict(self._stems)
-        if self._mixture is not None:
-            rest = self._mixture - np.sum(list(self._stems.values()), axis=0, dtype=np.float64)
-            level = float(np.sqrt(np.mean(np.square(self._mixture, dtype=np.float64))))
-            if float(np.sqrt(np.mean(np.square(rest)))) > 1e-3 * level:
-                tracks[REST_NAME] = rest.astype(np.float32)
-        semitones = self._sent_semitones
-        if semitones:
-            if self._page_shifted is None or self._page_shifted[0] != semitones:
-                from ..pitch import shift_pitch
-                from .progress import make_progress_bar
-
-                bar, progress = make_progress_bar(f"Key {_fmt_db(semitones)} st (stems for the page)")
-                self._busy.children = (bar,)
-                try:
-                    shifted = {}
-                    for i, (name, y) in enumerate(tracks.items()):
-                        shifted[name] = shift_pitch(y, self.sr, semitones=semitones)
-                        progress((i + 1) / len(tracks))
-                finally:
-                    self._busy.children = ()
-                self._page_shifted = (semitones, shifted)
-            tracks = self._page_shifted[1]
-        return {name: y[:, a:b] for name, y in tracks.items()}
+        return {name: y[:, a:b] for name, y in self._tracks_in_key(self._sent_semitones).items()}
 
     def _send_part(self, a: int, b: int, *, new_generation: bool) -> None:
         """Encode samples ``a:b`` of the page's tracks and send them to the page."""
@@ -415,7 +440,7 @@ class StemMixer(widgets.VBox):
                        for k, v in self._stems.items()}
         if mixture is not None:
             self._mixture = np.concatenate([self._mixture, check_audio(mixture, what="The mixture")], axis=1)
-        self._unlimited = self._current = self._page_shifted = None
+        self._unlimited = self._current = self._shifted = None
         b = next(iter(self._stems.values())).shape[1]
         if self.web is not None and b > a:
             self._send_part(a, b, new_generation=False)
@@ -494,8 +519,8 @@ def stem_mixer(stems: dict, sr: int, *, mixture=None, title=None, show_plots: bo
     show_plots : bool
         Show the stems' waveforms (:func:`kit.plot.plot_stems`).
     key_shift : bool
-        Offer a key slider in semitones (:func:`kit.pitch.shift_pitch` on the
-        finished mix; a few seconds on a long song).
+        Offer a key slider in semitones (:func:`kit.pitch.shift_pitch` on each
+        track, one per CPU core at once; seconds to a minute on a long song).
     limiter : bool
         Offer the limiter switch (:func:`kit.mix.apply_limiter`, peaks below -1 dBFS).
     limit : bool

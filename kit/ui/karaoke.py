@@ -778,14 +778,15 @@ class KaraokeMaker(widgets.VBox):
         if self.voice is not None:
             self.voice.format = self.format.value  # "Add my voice" saves in the same format
 
-    def _make_download_file(self, page=None) -> tuple[str, bytes]:
-        """The backing track as the page plays it at the click, in the format chosen there."""
+    def _make_download_file(self, page) -> tuple[str, bytes]:
+        """The backing track as the page plays it at the click, in the format chosen there.
+
+        ``page``: the :class:`kit.ui.download.PageValues` the download button passes.
+        """
         from ..errors import OptionError
-        from .download import PageValues
 
         if self.mixer is None:
             raise OptionError("Separate the song first (section 3); then the backing track can be saved.")
-        page = page if page is not None else PageValues(None)
         fmt = str(page.get(self.format, "value"))
         settings = self.mixer.settings_on_page(page)
         return f"{self._track_name(settings)}.{fmt}", encode_audio(self.mixer.render(settings), self.sr,

@@ -296,26 +296,22 @@ class StemMixer(widgets.VBox):
             return self._unlimited[1]
         from ..errors import KitWarning
         from ..mix import make_backing_track
+        from .web_mixer import REST_NAME
 
         if not s["gains_db"]:
             y = np.zeros_like(next(iter(self._stems.values())))
-        elif s["semitones"]:
-            from ..loudness import db_to_gain
-            from .web_mixer import REST_NAME
-
-            tracks = self._tracks_in_key(s["semitones"])
-            total = np.zeros(next(iter(tracks.values())).shape, dtype=np.float64)
-            for name, gain_db in s["gains_db"].items():
-                total += tracks[name] * db_to_gain(gain_db)
-            if REST_NAME in tracks:  # what the model put in no stem plays whenever a stem does
-                total += tracks[REST_NAME]
-            y = total.astype(np.float32)
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", KitWarning)  # the widget says it in words instead
-                y = make_backing_track(self._stems, keep=list(s["gains_db"]), gains_db=s["gains_db"],
-                                       method="sum" if self._mixture is None else "minus",
-                                       mixture=self._mixture, sr=self.sr)
+                if s["semitones"]:
+                    tracks = self._tracks_in_key(s["semitones"])
+                    # what the model put in no stem plays whenever a stem does
+                    keep = [*s["gains_db"], *([REST_NAME] if REST_NAME in tracks else [])]
+                    y = make_backing_track(tracks, keep=keep, gains_db=s["gains_db"], method="sum")
+                else:
+                    y = make_backing_track(self._stems, keep=list(s["gains_db"]), gains_db=s["gains_db"],
+                                           method="sum" if self._mixture is None else "minus",
+                                           mixture=self._mixture, sr=self.sr)
         self._unlimited = (key, y)
         return y
 

@@ -265,9 +265,34 @@ def _make_app_class():
                 return server
 
             self.app.listen = listen_with_limits
+            _stop_loop_on_ctrl_c()
             super().listen()
 
     return KitVoila
+
+
+def _stop_loop_on_ctrl_c() -> None:
+    """Ctrl-C (SIGINT) stops the serving loop, whichever of the app's threads the signal lands on.
+
+    With only Python's handler, a SIGINT that Linux hands to another thread (ZeroMQ's, Tornado's)
+    sets a flag the main thread reads when it next wakes, and an idle server sleeps for minutes:
+    CI saw `kit app` outlive its Ctrl-C by 30 s. asyncio's handler also writes to a wakeup fd the
+    loop watches, so the loop wakes at once; Voila's own ``finally`` then ends the kernels.
+    """
+    import asyncio
+    import signal
+
+    loop = asyncio.get_event_loop()
+
+    def stop() -> None:
+        # a second Ctrl-C while the kernels end is Python's KeyboardInterrupt again (`kit` says "stopped")
+        loop.remove_signal_handler(signal.SIGINT)
+        loop.stop()
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, stop)
+    except (NotImplementedError, RuntimeError):  # Windows' loops have no signal handlers
+        pass
 
 
 def serve(*, port: int = DEFAULT_PORT, open_browser: bool = False, notebook=None,

@@ -79,6 +79,43 @@ def test_app_prints_its_url_serves_and_stops_on_ctrl_c(tmp_path):
     assert not opened.exists(), "kit app opened a browser without --open"
 
 
+def test_ctrl_c_stops_an_idle_app_whichever_thread_the_signal_lands_on(tmp_path):
+    # Linux may hand a process's SIGINT to any thread that does not block it (ZeroMQ's, Tornado's);
+    # an idle server whose main thread sleeps in the loop must still wake and stop (CI once saw it
+    # outlive Ctrl-C by 30 s). The script sends the signal to its own, non-main thread once idle.
+    port = _free_port()
+    script = tmp_path / "signal_on_a_thread.py"
+    script.write_text(textwrap.dedent(f"""
+        import signal, threading, time, urllib.error, urllib.request
+        from kit.app_server import serve
+
+        def ctrl_c_on_this_thread():
+            while True:
+                try:
+                    urllib.request.urlopen("http://127.0.0.1:{port}/kit-no-such-page", timeout=5)
+                except urllib.error.HTTPError:
+                    break  # the server answers
+                except OSError:
+                    time.sleep(0.2)
+            time.sleep(2)  # idle: nothing wakes the loop but the signal
+            print("signal sent", flush=True)
+            signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+
+        threading.Thread(target=ctrl_c_on_this_thread, daemon=True).start()
+        print("exit code", serve(port={port}), flush=True)
+    """))
+    log = tmp_path / "app.log"
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, stdout=open(log, "w"),
+                            stderr=subprocess.STDOUT)
+    wait_until(lambda: "signal sent" in log.read_text() or proc.poll() is not None, 90, "the app to serve")
+    try:
+        code = proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("the app went on serving after a Ctrl-C that landed on another thread")
+    assert code == 0 and "exit code 0" in log.read_text(), log.read_text()
+
+
 def test_app_open_flag_opens_the_browser_on_the_url(tmp_path):
     port = _free_port()
     proc, log, opened = _start_app(tmp_path, "--port", str(port), "--open")

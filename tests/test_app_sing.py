@@ -130,15 +130,17 @@ def test_one_sentence_for_each_problem(panel, song):
 
 def test_the_recorder_turns_browser_messages_into_a_take_and_sends_the_backing(song):
     sent = []
-    rec = Recorder(get_backing=lambda: b"RIFF-backing")
+    rec = Recorder(get_backing=lambda page: b"RIFF-backing")
     rec.send = lambda content, buffers=None: sent.append((content, buffers))
     rec._on_browser_message(None, {"event": "want_backing", "version": rec.backing_version}, [])
     assert sent[-1] == ({"event": "backing", "version": 0}, [b"RIFF-backing"])
     pcm = (np.sin(np.arange(4800) / 10) * 16000).astype("<i2")
-    rec._on_browser_message(None, {"event": "take", "sr": 48000, "samples": 4800}, [memoryview(pcm.tobytes())])
-    assert rec.take["sr"] == 48000 and rec.take["y"].shape == (1, 4800)
+    page = {"some-model-id": {"value": 3}}
+    rec._on_browser_message(None, {"event": "take", "sr": 48000, "samples": 4800, "page": page},
+                            [memoryview(pcm.tobytes())])
+    assert rec.take["sr"] == 48000 and rec.take["y"].shape == (1, 4800) and rec.take["page"] == page
     np.testing.assert_allclose(rec.take["y"][0], pcm / 32767.0, atol=1e-6)
-    rec.get_backing = lambda: None
+    rec.get_backing = lambda page: None
     rec._on_browser_message(None, {"event": "want_backing"}, [])
     assert sent[-1] == ({"event": "no_backing"}, None)
 
@@ -174,3 +176,43 @@ def test_a_singer_is_scored_in_the_key_the_backing_was_moved_to(panel, song):
     report = panel.takes[0]["report"]
     assert report["counts"]["in tune"] >= len(NOTES) - 1, report["summary"]
     assert abs(report["delay_s"] - DELAY_S) < 0.02
+
+
+def test_record_plays_and_mixes_over_the_backing_the_page_showed(song, tmp_path):
+    # The page tells the kernel of a mixer gain 400 ms after the slider stops (and later while the kernel
+    # is busy): a singer who turns the band down and presses Record at once must hear, and be mixed over,
+    # the band turned down, not the mix the kernel still has.
+    import io
+
+    import soundfile as sf
+
+    from kit.loudness import measure_loudness
+
+    backing, vocal = song
+    app = karaoke_maker(song=(0.5 * (backing + vocal), SR), model="center", device="cpu", workdir=tmp_path)
+    app.whole_button.click()
+    rec, web = app.sing.recorder, app.mixer.web
+    assert [i for i, _ in rec.reads] == [w.model_id for w, _ in app.mixer.page_controls()]
+    band = [n for n in app.mixer.stems if n != "vocals"]
+    page = {web.model_id: {"on": web.on, "solo": web.solo,
+                           "gains_db": {**web.gains_db, **{n: -12.0 for n in band}}}}
+    sent = []
+    rec.send = lambda content, buffers=None: sent.append((content, buffers))
+
+    def backing_played(page) -> np.ndarray:
+        rec._on_browser_message(None, {"event": "want_backing", "version": rec.backing_version, "page": page}, [])
+        content, buffers = sent[-1]
+        assert content["event"] == "backing", content
+        y, sr = sf.read(io.BytesIO(bytes(buffers[0])), dtype="float32", always_2d=True)
+        return y.T
+
+    kernels = measure_loudness(backing_played({}), SR)
+    pages = measure_loudness(backing_played(page), SR)
+    assert -13.0 < pages - kernels < -11.0, (kernels, pages)
+    assert app.mixer.settings["gains_db"] == {n: 0.0 for n in band}  # the kernel's mixer is the page's to change
+    # the take comes back with the page's values of Record: mixed over the quieter band
+    app.sing.recorder.take = {"y": _take(), "sr": TAKE_SR, "page": page}
+    app.sing.recorder.take = {"y": _take(), "sr": TAKE_SR, "page": {}}
+    assert _error(app.sing) == ""
+    over_page, over_kernel = (t["mix_report"]["level"]["backing_lufs"] for t in app.sing.takes[1::-1])
+    assert -13.0 < over_page - over_kernel < -11.0, (over_page, over_kernel)

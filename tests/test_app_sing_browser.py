@@ -163,6 +163,33 @@ def test_a_take_sung_into_the_fake_microphone_is_scored_lined_up_and_mixed(playw
         mix, mix_sr = kit.load(tmp_path / "got mix.wav")
         assert mix_sr == SR and abs(mix.shape[1] / SR - SONG_S) < 0.05 and np.max(np.abs(mix)) < 0.95
 
+        # the band down 12 dB and Record in the same moment: the page tells the kernel of a gain 400 ms
+        # after the slider stops, Record at once; Record brings the page's mixer, so the singer hears the
+        # band down. The fader goes back up during the take; the take is still mixed over the band it was
+        # sung to (sent with it), not the kernel's mix at its end. Measured as the band's share of each
+        # take's mix (the true band is the song minus its vocal), take 2 against take 1: a quarter
+        # (-12 dB), or a little more where the first mix was turned down to its ceiling.
+        fader = ".kit-mixer .kit-wm-gain[aria-label^='accompaniment']"
+        page.evaluate("""fader => {
+            const s = document.querySelector(fader);
+            s.value = "-12"; s.dispatchEvent(new Event("input", { bubbles: true }));
+            document.querySelector(".kit-section-sing button.kit-record-button").click(); }""", fader)
+        page.wait_for_selector(f"{SECTION} button.kit-record-button:has-text('Stop')", timeout=WORK_TIMEOUT_MS)
+        page.evaluate("""fader => { const s = document.querySelector(fader);
+            s.value = "0"; s.dispatchEvent(new Event("input", { bubbles: true })); }""", fader)
+        page.wait_for_function(f"() => document.querySelector('{SECTION} .kit-sing-history').innerText"
+                               ".includes('Take 2')", timeout=WORK_TIMEOUT_MS)
+        with page.expect_download(timeout=WORK_TIMEOUT_MS) as info:
+            page.click(f"{SECTION} .kit-sing-mix button")
+        assert info.value.suggested_filename == "Synth song (my take 2, mixed).wav"
+        info.value.save_as(tmp_path / "got mix 2.wav")
+        mix2, _ = kit.load(tmp_path / "got mix 2.wav")
+        song, _ = kit.load(song_path)
+        band = song - np.repeat(vocal, 2, axis=0)
+        n = min(mix.shape[1], mix2.shape[1], band.shape[1])
+        share = [float(np.sum(m[:, :n] * band[:, :n]) / np.sum(band[:, :n] ** 2)) for m in (mix, mix2)]
+        assert 0.2 < share[1] / share[0] < 0.4, share
+
         # the same page on a phone
         page.set_viewport_size({"width": 390, "height": 844})
         _shoot(page, shots / "sing_390_result.png", f"{SECTION} .kit-sing-result")

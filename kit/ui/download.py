@@ -29,12 +29,30 @@ from pathlib import Path
 import anywidget
 import traitlets
 
-__all__ = ["DownloadButton", "PageValues", "make_download", "encode_audio", "name_download", "DOWNLOAD_FORMATS"]
+__all__ = ["DownloadButton", "PageValues", "PAGE_STATE_JS", "make_download", "encode_audio", "name_download",
+           "DOWNLOAD_FORMATS"]
 
 # format -> MIME type
 DOWNLOAD_FORMATS = {"mp3": "audio/mpeg", "wav": "audio/wav"}
 
-_ESM = r"""
+# What the page shows now of the widgets named in a widget's ``reads`` trait: ``{model id: {trait: value}}``.
+# A widget tells the kernel of a change a moment later (a mixer gain waits 400 ms; ipywidgets holds a
+# change back while the kernel is busy with the previous one), so a click can reach the kernel before
+# the change it follows. Shared with the recorder (kit.ui.recorder), whose Record click reads the mixer.
+PAGE_STATE_JS = r"""
+async function pageState(model) {
+  const page = {};
+  for (const [id, keys] of model.get("reads") || []) {
+    try {
+      const other = await model.widget_manager.get_model(id);
+      page[id] = Object.fromEntries(keys.map((k) => [k, other.get(k)]));
+    } catch (err) { /* gone (a new mixer): the kernel uses what it has */ }
+  }
+  return page;
+}
+"""
+
+_ESM = PAGE_STATE_JS + r"""
 const PROBLEM = "box-sizing:border-box;border:1px solid #c62828;background:#ffebee;color:#b71c1c;" +
   "padding:8px 12px;border-radius:4px;white-space:normal;margin-top:4px;max-width:100%";
 const NOTE = "color:#555;white-space:normal;margin-top:4px;max-width:100%;overflow-wrap:anywhere";
@@ -86,24 +104,11 @@ function render({ model, el }) {
     a.remove();
   }
 
-  // What the page shows now, of the widgets the file is made from. A widget tells the kernel of a
-  // change a moment later (a mixer gain waits 400 ms; ipywidgets holds a change back while the kernel is
-  // busy with the previous one), so a click can reach the kernel before the change it follows.
-  async function pageState() {
-    const page = {};
-    for (const [id, keys] of model.get("reads") || []) {
-      try {
-        const other = await model.widget_manager.get_model(id);
-        page[id] = Object.fromEntries(keys.map((k) => [k, other.get(k)]));
-      } catch (err) { /* gone (a new mixer): the kernel uses what it has */ }
-    }
-    return page;
-  }
   button.addEventListener("click", async () => {
     waiting = true;
     update();
     say([], NOTE);
-    model.send({ event: "click", page: await pageState() });
+    model.send({ event: "click", page: await pageState(model) });
   });
   const onMessage = (msg, buffers) => {
     if (!msg || !waiting) return;

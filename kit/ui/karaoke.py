@@ -764,8 +764,8 @@ class KaraokeMaker(widgets.VBox):
 
     def _on_mix(self, _mixer) -> None:
         self._say_download_name()
-        self.sing.set_song(self.mixer.render, (self.stems or {}).get("vocals"), self.sr, song_name=self.song_name,
-                           semitones=self.mixer.settings.get("semitones", 0.0))
+        # the mixer itself: Record plays (and the take is mixed over) the mix as the page shows it then
+        self.sing.set_song(self.mixer, (self.stems or {}).get("vocals"), self.sr, song_name=self.song_name)
         self._update_voice()
 
     def _say_download_name(self) -> None:

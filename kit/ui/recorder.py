@@ -13,10 +13,17 @@ kernel as 16-bit mono PCM in one message (a 3-minute take at 48 kHz is 17 MB,
 within :data:`kit.ui.upload.UPLOAD_LIMIT_MB`). Nothing leaves the computer the
 kernel runs on.
 
-The kernel hears of a take through the ``take`` trait (``{"y", "sr"}``), of a
+The kernel hears of a take through the ``take`` trait (``{"y", "sr", "page"}``), of a
 microphone the browser could not open through ``problem`` (``{"kind", "detail"}``,
 ``kind`` one of :data:`PROBLEMS`), and answers the browser's request for the
 backing with :meth:`Recorder.send_backing`'s bytes, made by ``get_backing``.
+
+The backing is the mix the singer set on the page when pressing *Record*. The kernel
+can be behind the page (a mixer gain reaches it 400 ms after the slider stops; a
+change waits while the kernel is busy), so, as :class:`kit.ui.download.DownloadButton`
+does, *Record* reads the widgets named with :meth:`Recorder.read_from` as the page
+shows them, asks for the backing made from those values, and sends them again with
+the take, which is then scored and mixed over the backing that played.
 The words for the singer are chosen in the kernel (:mod:`kit.ui.sing`).
 """
 
@@ -26,6 +33,7 @@ import anywidget
 import numpy as np
 import traitlets
 
+from .download import PAGE_STATE_JS, PageValues
 from .upload import UPLOAD_LIMIT_MB
 
 __all__ = ["Recorder", "PROBLEMS"]
@@ -34,7 +42,7 @@ __all__ = ["Recorder", "PROBLEMS"]
 # keeps from the microphone (plain http on another host), a take over the size limit, anything else
 PROBLEMS = ("refused", "missing", "unavailable", "too_big", "backing", "other")
 
-_ESM = r"""
+_ESM = PAGE_STATE_JS + r"""
 const NOTE = "color:#555;white-space:normal;margin:4px 0 0 2px";
 
 function render({ model, el }) {
@@ -52,7 +60,8 @@ function render({ model, el }) {
   let ctx = null, stream = null, proc = null, src = null, chunks = [], startAt = 0;
   let recording = false, preparing = false, endTimer = null;
   let waitingBacking = null;  // resolves with the backing's bytes when the kernel sends them
-  const cache = { version: -1, bytes: null };
+  let page = {};  // the mixer as the page showed it at Record: the backing played, and the take's
+  const cache = { key: null, bytes: null };
 
   function say(text) { status.textContent = text; }
   function update() {
@@ -82,10 +91,11 @@ function render({ model, el }) {
   }
   function backingBytes() {
     const version = model.get("backing_version");
-    if (cache.version === version && cache.bytes) return Promise.resolve(cache.bytes);
+    const key = version + " " + JSON.stringify(page);
+    if (cache.key === key && cache.bytes) return Promise.resolve(cache.bytes);
     return new Promise((resolve, reject) => {
-      waitingBacking = { resolve, reject, version };
-      model.send({ event: "want_backing", version: version });
+      waitingBacking = { resolve, reject, key };
+      model.send({ event: "want_backing", version: version, page: page });
     });
   }
 
@@ -97,6 +107,8 @@ function render({ model, el }) {
     // made and resumed in the click: browsers (iOS Safari above all) let a page play sound only from a click
     ctx = new AC();
     ctx.resume().catch(() => {});
+    // the mix the singer set, as the page shows it now (the kernel may not have heard of the last change)
+    page = await pageState(model);
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
       problem("unavailable", window.isSecureContext ? "no getUserMedia" : "not a secure page");
       return;
@@ -168,7 +180,7 @@ function render({ model, el }) {
       return;
     }
     say("Sending your take (" + (n / rate).toFixed(1) + " s) to be scored...");
-    model.send({ event: "take", sr: rate, samples: n }, undefined, [pcm.buffer]);
+    model.send({ event: "take", sr: rate, samples: n, page: page }, undefined, [pcm.buffer]);
   }
 
   button.addEventListener("click", () => { if (recording) stop(); else if (!preparing) start(); });
@@ -180,7 +192,7 @@ function render({ model, el }) {
       waitingBacking = null;
       if (!view) { w.reject("no backing track"); return; }
       cache.bytes = view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength);
-      cache.version = msg.version;
+      cache.key = w.key;
       w.resolve(cache.bytes);
     } else if (msg.event === "no_backing" && waitingBacking) {
       const w = waitingBacking;
@@ -209,14 +221,18 @@ class Recorder(anywidget.AnyWidget):
     Parameters
     ----------
     get_backing : callable, optional
-        Called (no arguments) when the browser asks for the backing track; returns
-        the encoded file's bytes (WAV or MP3), or None when there is none.
+        ``get_backing(page)`` is called when the browser asks for the backing track,
+        with the page's values at *Record* (a :class:`kit.ui.download.PageValues`;
+        empty when no widgets are read); returns the encoded file's bytes (WAV or
+        MP3), or None when there is none.
 
     Attributes
     ----------
     take : dict
-        The last take: ``{"y": float32 array (1, samples), "sr": int}``; kept in the kernel only.
-        Setting it (a test can) is what a recording does.
+        The last take: ``{"y": float32 array (1, samples), "sr": int, "page": dict}``, ``page``
+        being the values of the read widgets at *Record* (``{model id: {trait: value}}``,
+        for :class:`kit.ui.download.PageValues`); kept in the kernel only. Setting it (a
+        test can) is what a recording does.
     problem : dict
         ``{"kind": one of PROBLEMS, "detail": str}``: why the browser could not record.
     disabled, busy : bool
@@ -237,6 +253,7 @@ class Recorder(anywidget.AnyWidget):
     busy = traitlets.Bool(False).tag(sync=True)
     backing_version = traitlets.Int(0).tag(sync=True)
     limit_bytes = traitlets.Int(UPLOAD_LIMIT_MB * 10**6).tag(sync=True)
+    reads = traitlets.List().tag(sync=True)  # [[model id, [trait names]], ...]: read at Record
     take = traitlets.Dict()
     problem = traitlets.Dict()
 
@@ -245,13 +262,20 @@ class Recorder(anywidget.AnyWidget):
         self.get_backing = get_backing
         self.on_msg(self._on_browser_message)
 
+    def read_from(self, reads) -> None:
+        """Which widgets' values *Record* takes from the page: ``[(widget, ["value"]), ...]``."""
+        self.reads = [[widget.model_id, list(keys)] for widget, keys in reads]
+
     def new_backing(self) -> None:
         """Say that the backing track changed: the browser asks for it again at the next Record."""
         self.backing_version += 1
 
-    def send_backing(self) -> None:
-        """Send the backing track's bytes to the browser (its answer to ``want_backing``)."""
-        data = self.get_backing() if self.get_backing is not None else None
+    def send_backing(self, page: dict | None = None) -> None:
+        """Send the backing track's bytes to the browser (its answer to ``want_backing``).
+
+        ``page``: the read widgets' values the browser sent (``{model id: {trait: value}}``).
+        """
+        data = self.get_backing(PageValues(page)) if self.get_backing is not None else None
         if not data:
             self.send({"event": "no_backing"})
             return
@@ -263,7 +287,8 @@ class Recorder(anywidget.AnyWidget):
         event = content.get("event")
         if event == "want_backing":
             try:
-                self.send_backing()
+                page = content.get("page")
+                self.send_backing(page if isinstance(page, dict) else None)
             except Exception as exc:  # the browser waits for an answer: say there is none
                 self.send({"event": "no_backing"})
                 self.problem = {"kind": "backing", "detail": f"{type(exc).__name__}: {exc}"}
@@ -277,4 +302,5 @@ class Recorder(anywidget.AnyWidget):
             self.send({"event": "received"})
             pcm = np.frombuffer(bytes(buffers[0]), dtype="<i2")
             y = (pcm.astype(np.float32) / 32767.0)[np.newaxis]
-            self.take = {"y": y, "sr": int(content.get("sr") or 48000)}
+            page = content.get("page")
+            self.take = {"y": y, "sr": int(content.get("sr") or 48000), "page": page if isinstance(page, dict) else {}}

@@ -26,6 +26,7 @@ import time
 import ipywidgets as widgets
 import numpy as np
 
+from .download import PageValues
 from .problem import show_problem
 from .recorder import Recorder
 from .upload import UPLOAD_LIMIT_MB
@@ -80,7 +81,7 @@ class SingPanel(widgets.VBox):
         self.workdir = workdir or make_session_folder()
         self.format = format  # "mp3", "wav", or a callable asked at each download (the app's chooser)
         self.backing, self.vocal, self.sr, self.song_name = None, None, None, "song"
-        self._backing_bytes = None  # the backing encoded for the browser, for this mix
+        self._backing_bytes = (None, None)  # (the mix's settings, the backing encoded for the browser): one kept
         self._shifted = (None, 0.0, None)  # (vocal, semitones, the vocal in that key): one kept
         self.semitones = 0.0
         self.takes: list[dict] = []
@@ -113,19 +114,24 @@ class SingPanel(widgets.VBox):
     # --- the song to sing over ------------------------------------------------------
 
     def set_song(self, backing, vocal, sr, *, song_name: str | None = None, semitones: float = 0.0) -> None:
-        """Sing over ``backing`` (an array, or a callable returning one when needed), scored against ``vocal``.
+        """Sing over ``backing``, scored against ``vocal``.
 
+        ``backing``: an array, a callable returning one when needed, or a
+        :class:`kit.ui.mixer.StemMixer`: then the backing is the mix as the page
+        shows it when Record is pressed (the kernel may not have heard of the last
+        change yet), in its key, and the take is scored and mixed over that.
         ``backing`` None: nothing to sing over yet (Record is off). ``vocal`` None:
         no vocals stem, so no melody to score against (Record is off, and says why).
-        ``semitones``: the backing's key change; the vocal is shifted as much
-        before scoring, so the singer is scored in the key they hear.
+        ``semitones``: the backing's key change (a mixer's own is used instead); the
+        vocal is shifted as much before scoring, so the singer is scored in the key they hear.
         A new song clears the takes; a new mix of the same song keeps them.
         """
         new_song = vocal is not self.vocal or sr != self.sr
         self.backing, self.vocal, self.sr = backing, vocal, sr
         self.semitones = float(semitones or 0.0)
         self.song_name = (song_name or "song").strip() or "song"
-        self._backing_bytes = None
+        self._backing_bytes = (None, None)
+        self.recorder.read_from(backing.page_controls() if _is_mixer(backing) else [])
         self.recorder.new_backing()
         if backing is None:
             reason = "Separate the song (or a preview) first: you sing over its backing track."
@@ -141,30 +147,43 @@ class SingPanel(widgets.VBox):
             self.result.children, self.history.value = (), ""
             self.show_error(None)
 
-    def _backing_array(self) -> np.ndarray:
-        backing = self.backing() if callable(self.backing) else self.backing
+    def _settings(self, page) -> dict | None:
+        """The mixer's settings as the page showed them (``page``: a PageValues); None without a mixer."""
+        return self.backing.settings_on_page(page) if _is_mixer(self.backing) else None
+
+    def _backing_array(self, settings: dict | None = None) -> np.ndarray:
+        if _is_mixer(self.backing):
+            backing = self.backing.render(settings)
+        else:
+            backing = self.backing() if callable(self.backing) else self.backing
         return np.asarray(backing, dtype=np.float32)
 
-    def _reference(self) -> np.ndarray:
-        """The separated vocal in the key the backing is in."""
+    def _reference(self, settings: dict | None = None) -> np.ndarray:
+        """The separated vocal in the key the backing is in (the mixer's ``settings``' key, if given)."""
         from ..pitch import shift_pitch
 
-        if not self.semitones:
+        target = float(settings["semitones"]) if settings is not None else self.semitones
+        if not target:
             return self.vocal
         vocal, semitones, shifted = self._shifted
-        if vocal is not self.vocal or semitones != self.semitones:
-            shifted = shift_pitch(self.vocal, int(self.sr), semitones=self.semitones)
-            self._shifted = (self.vocal, self.semitones, shifted)
+        if vocal is not self.vocal or semitones != target:
+            shifted = shift_pitch(self.vocal, int(self.sr), semitones=target)
+            self._shifted = (self.vocal, target, shifted)
         return shifted
 
-    def _encode_backing(self) -> bytes | None:
+    def _encode_backing(self, page=None) -> bytes | None:
+        """The backing for the browser, as the mixer was on the page at Record (``page``: a PageValues)."""
+        import json
+
         from .player import encode_for_player
 
         if self.backing is None:
             return None
-        if self._backing_bytes is None:
-            self._backing_bytes, _ = encode_for_player(self._backing_array(), self.sr)
-        return self._backing_bytes
+        settings = self._settings(page)
+        key = json.dumps(settings, sort_keys=True)
+        if self._backing_bytes[0] != key or self._backing_bytes[1] is None:
+            self._backing_bytes = (key, encode_for_player(self._backing_array(settings), self.sr)[0])
+        return self._backing_bytes[1]
 
     # --- messages -------------------------------------------------------------------
 
@@ -191,7 +210,8 @@ class SingPanel(widgets.VBox):
         self.busy.children = (bar,)
         self.status.value = "Scoring your take and mixing it..."
         try:
-            entry = self._process(np.asarray(take["y"], dtype=np.float32), int(take["sr"]), progress)
+            entry = self._process(np.asarray(take["y"], dtype=np.float32), int(take["sr"]), progress,
+                                  page=PageValues(take.get("page")))
             shown, downloads = self._render(entry)  # all made before anything is replaced: nothing half-done
         except Exception as exc:  # the section is the singer's only view: one sentence, no traceback
             self.status.value = ""
@@ -223,7 +243,8 @@ class SingPanel(widgets.VBox):
             raise AudioContentError(f"Your take is only {take_s:.1f} s long; sing at least {_MIN_TAKE_S:g} s of "
                                     "the song, then press Stop.")
 
-    def _process(self, y: np.ndarray, take_sr: int, progress) -> dict:
+    def _process(self, y: np.ndarray, take_sr: int, progress, page=None) -> dict:
+        """Score the take and mix it over the backing that played (the mixer as ``page`` showed it at Record)."""
         from ..audio import resample
         from ..automix import automix
         from ..errors import AudioContentError
@@ -231,7 +252,8 @@ class SingPanel(widgets.VBox):
 
         if self.backing is None or self.vocal is None:
             raise AudioContentError(self.recorder.disabled_reason or "Separate the song first.")
-        backing = self._backing_array()
+        settings = self._settings(page)
+        backing = self._backing_array(settings)
         sr = int(self.sr)
         self._check_take(y, take_sr, backing.shape[1] / sr)
         y = y if y.ndim == 2 else y[np.newaxis]
@@ -239,7 +261,7 @@ class SingPanel(widgets.VBox):
             y = resample(y, take_sr, sr=sr)
         progress(0.1)
         t0 = time.perf_counter()
-        reference = self._reference()
+        reference = self._reference(settings)
         report = score_singing(y, reference, sr)
         score_s = time.perf_counter() - t0
         progress(0.4)
@@ -306,6 +328,11 @@ class SingPanel(widgets.VBox):
             f"<style>.kit-sing-history td,.kit-sing-history th{{{cell}}}</style>"
             f"<b>Your takes</b> (newest first; the last {KEEP_TAKES} are kept to compare)"
             f"<table><tr><th>take</th><th>score</th><th>notes in tune</th><th>lag</th></tr>{rows}</table>")
+
+
+def _is_mixer(backing) -> bool:
+    """A mixer (:class:`kit.ui.mixer.StemMixer`, or anything with its page methods), not an array or callable."""
+    return hasattr(backing, "settings_on_page") and hasattr(backing, "page_controls")
 
 
 def _shift(y: np.ndarray, n: int, length: int) -> np.ndarray:

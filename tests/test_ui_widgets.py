@@ -145,6 +145,25 @@ def test_mixer_key_shift_moves_each_kept_track_and_minus_keeps_the_rest(multitra
     np.testing.assert_allclose(mixer._unlimited[1], again, atol=1e-5)  # float32 sums
 
 
+def test_a_key_change_shows_its_progress_while_the_tracks_shift():
+    # one Rubber Band call per track, all at once: a bar counting finished tracks alone sat at 0 for
+    # the whole wait (27-30 s on a 4-minute song) and then jumped; it moves by the time expected now
+    _, stems = kit.examples.make_multitrack(40.0, SR, seed=5)
+    mixer = ui.stem_mixer({k: stems[k] for k in ("vocals", "bass")}, SR, show_plots=False, limit=False)
+    seen = []
+
+    def on_busy(change):
+        for bar in change["new"]:
+            seen.append(bar.value)
+            bar.observe(lambda c: seen.append(c["new"]), names="value")
+
+    mixer._busy.observe(on_busy, names="children")
+    mixer.set_key(2.0)
+    assert seen and seen[-1] == 100.0, seen
+    assert len({v for v in seen if 0 < v < 100}) >= 3, seen  # moving, not 0 -> 50 -> 100
+    assert mixer._busy.children == ()  # gone when done
+
+
 def test_mixer_bad_input(multitrack):
     mix, stems = multitrack
     with pytest.raises(OptionError, match="needs stems"):

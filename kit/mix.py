@@ -389,7 +389,9 @@ def apply_limiter(y: np.ndarray, sr: int, *, ceiling_db: float = -1.0, release_m
     """Limit peaks to ``ceiling_db`` dBTP with FFmpeg's lookahead limiter, oversampled 4x.
 
     Below the ceiling the audio passes unchanged (to ~1e-5, the resampler's
-    round trip); the length and timing are kept exactly.
+    round trip); the length and timing are kept exactly. Limiting hard (8x,
+    18 dB, too much going in), the true peak can come out up to 0.5 dB over
+    the ceiling: going back to the original rate rings (CONTRIBUTING.md).
 
     Parameters
     ----------

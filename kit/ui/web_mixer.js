@@ -269,7 +269,7 @@ function render({ model, el }) {
     seek.style.background = "linear-gradient(to right, #81c784 " + pct + "%, #e0e0e0 " + pct + "%)";
     const note = model.get("note");
     let text = note;
-    if (waiting) text = "Waiting for the next part to be separated (" + clock(end) + " ready)... " + note;
+    if (waiting) text = "Waiting for the next part of the song (" + clock(end) + " ready)... " + note;
     else if (!end) text = "Loading the stems into the page... " + note;
     ready.textContent = text;
   }

@@ -557,6 +557,9 @@ class StemMixer(widgets.VBox):
 
     def _update(self) -> None:
         if self.web is not None:
+            if self.settings["semitones"] != self._sent_semitones:
+                self._status.value = (f"<b>Playing:</b> {self.describe()} <span style='color:#555'>(moving the "
+                                      f"key: the page plays it from the start as each stretch is ready)</span>")
             self._send_key_to_page()  # before the kernel's mix: the page may play the new key's start at once
         y = self.render()
         if self.web is not None:

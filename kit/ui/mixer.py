@@ -368,8 +368,8 @@ class StemMixer(widgets.VBox):
         of a block at once (:func:`kit.stream_map.map_with_context`: 3 s of context each side,
         each join lined up by one lag for all the tracks together and cross-faded over 50 ms), and
         ``on_piece(start_sample, {name: piece})`` hears of each stretch as it is done: the page
-        plays the new key's first seconds while the rest is shifted. The blocks cost ~5 % more
-        time; a block at the song's speed of shifting stays ahead of someone listening.
+        plays the new key's first seconds while the rest is shifted. All in, it takes about as
+        long as shifting each track whole; each next stretch is ready before it plays.
         """
         if not semitones:
             return self._tracks()
@@ -550,10 +550,14 @@ class StemMixer(widgets.VBox):
             self.web.add_part(tracks, start_s=a / self.sr, new_generation=first[0])
             first[0] = False
 
-        if semitones:
-            self._tracks_in_key(semitones, on_piece=send)
-        else:
-            send(0, self._tracks())
+        try:
+            if semitones:
+                self._tracks_in_key(semitones, on_piece=send)
+            else:
+                send(0, self._tracks())
+        except BaseException:
+            self._sent_semitones = None  # the page may hold part of it: the next change sends all again
+            raise
 
     def _update(self) -> None:
         if self.web is not None:

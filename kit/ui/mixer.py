@@ -43,7 +43,9 @@ _LIMIT_ABOVE = 10 ** (-2.0 / 20)
 # progress bar moves by this, later ones by the speed the mixer measured.
 _SHIFT_SPEED = 12.0
 # A key change on a song longer than this goes to the page in stretches: the first this long, each
-# next one 3x the one before (kit.stream_map.map_with_context with 3 s of context each side).
+# next one twice the one before (kit.stream_map.map_with_context with 3 s of context each side).
+# Twice, not 3x: the second block must be shifted while the first plays (5 tracks on 2 cores shift
+# ~5 s of song a second; with 3x the second stretch came 2.2 s before the playhead needed it).
 _KEY_BLOCKS_FROM_S, _KEY_FIRST_S = 60, 15
 _PROGRESS_EVERY_S = 0.25
 
@@ -364,7 +366,7 @@ class StemMixer(widgets.VBox):
     def _tracks_in_key(self, semitones: float, on_piece=None) -> dict:
         """:meth:`_tracks` shifted by ``semitones``, each on its own, at once on the CPU's cores; kept per key.
 
-        A song over :data:`_KEY_BLOCKS_FROM_S` is shifted from its start in blocks, every track
+        A song over :data:`_KEY_BLOCKS_FROM_S` is shifted from its start in blocks (15, 30, 60 s...), every track
         of a block at once (:func:`kit.stream_map.map_with_context`: 3 s of context each side,
         each join lined up by one lag for all the tracks together and cross-faded over 50 ms), and
         ``on_piece(start_sample, {name: piece})`` hears of each stretch as it is done: the page
@@ -399,9 +401,9 @@ class StemMixer(widgets.VBox):
                         from ..pitch import _ALIGN_S
                         from ..stream_map import map_with_context
 
-                        edges = [0]  # each block 3x the one before: few joins, each ready before it plays
+                        edges = [0]  # each block twice the one before: few joins, each ready before it plays
                         while edges[-1] < n:
-                            edges.append(min(n, _KEY_FIRST_S * self.sr * (3 ** len(edges) - 1) // 2))
+                            edges.append(min(n, _KEY_FIRST_S * self.sr * (2 ** len(edges) - 1)))
                         blocks = ({k: v[:, a:b] for k, v in tracks.items()}
                                   for a, b in zip(edges[:-1], edges[1:], strict=True))
                         done, pieces = 0, {k: [] for k in tracks}
